@@ -1,0 +1,227 @@
+//! Turns one HTTP request into an [`Inbound`]: method, host, decoded query and form
+//! parameters, lowercase headers, body hash, and which signature scheme it carries.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri};
+use vod_auth::percent::form_decode_pairs;
+use vod_auth::rpc_v3;
+use vod_wire::{ApiError, Format, Params};
+
+/// Common (non-business) parameters of V1 requests, stripped before handlers see params.
+const COMMON_PARAMS: &[&str] = &[
+    "Action",
+    "Version",
+    "Format",
+    "AccessKeyId",
+    "Signature",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SignatureNonce",
+    "SignatureType",
+    "Timestamp",
+    "SecurityToken",
+];
+
+/// The signature scheme a request carries.
+#[derive(Debug, Clone)]
+pub enum Scheme {
+    /// V1 HMAC-SHA1: `Signature` and friends in the query or form body.
+    V1,
+    /// V3 ACS3-HMAC-SHA256: `Authorization` header (may be unparsable; checked in authn).
+    V3 { authorization: String },
+}
+
+/// One decoded RPC request.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub method: String,
+    pub host: String,
+    pub query: Vec<(String, String)>,
+    pub form: Vec<(String, String)>,
+    /// Lowercase header names with their values (repeated headers stay repeated).
+    pub headers: Vec<(String, String)>,
+    pub body_sha256: String,
+    pub scheme: Scheme,
+}
+
+impl Inbound {
+    pub fn parse(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Self {
+        let query = uri.query().map(form_decode_pairs).unwrap_or_default();
+        let is_form = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        let form = if is_form && !body.is_empty() {
+            form_decode_pairs(&String::from_utf8_lossy(body))
+        } else {
+            Vec::new()
+        };
+        let header_pairs: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let authorization = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let scheme = match authorization {
+            Some(a) if a.trim_start().starts_with("ACS3-") => Scheme::V3 { authorization: a },
+            _ => Scheme::V1,
+        };
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        Self {
+            method: method.as_str().to_ascii_uppercase(),
+            host,
+            query,
+            form,
+            headers: header_pairs,
+            body_sha256: rpc_v3::sha256_hex(body),
+            scheme,
+        }
+    }
+
+    /// The first value of a header (name in lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of a parameter, from the query string or the form body.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .chain(self.form.iter())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Query and form parameters together: the set a V1 signature covers.
+    pub fn all_params(&self) -> Vec<(String, String)> {
+        self.query.iter().chain(self.form.iter()).cloned().collect()
+    }
+
+    pub fn is_v3(&self) -> bool {
+        matches!(self.scheme, Scheme::V3 { .. })
+    }
+
+    /// The action: `x-acs-action` for V3, the `Action` parameter for V1 (header as fallback).
+    pub fn action(&self) -> Option<&str> {
+        let (first, second) = if self.is_v3() {
+            (self.header("x-acs-action"), self.param("Action"))
+        } else {
+            (self.param("Action"), self.header("x-acs-action"))
+        };
+        first.or(second).filter(|s| !s.is_empty())
+    }
+
+    /// The API version: `x-acs-version` for V3, the `Version` parameter for V1.
+    pub fn version(&self) -> Option<&str> {
+        let (first, second) = if self.is_v3() {
+            (self.header("x-acs-version"), self.param("Version"))
+        } else {
+            (self.param("Version"), self.header("x-acs-version"))
+        };
+        first.or(second).filter(|s| !s.is_empty())
+    }
+
+    /// The response format: the `Format` parameter (any case); otherwise JSON for V3 and XML
+    /// for V1, as Alibaba documents. Unknown values fall back to the default.
+    pub fn format(&self) -> Format {
+        self.param("Format")
+            .and_then(Format::parse)
+            .unwrap_or(if self.is_v3() { Format::Json } else { Format::Xml })
+    }
+
+    /// The business parameters handlers see (common parameters removed).
+    pub fn business_params(&self) -> Params {
+        Params::new(
+            self.all_params()
+                .into_iter()
+                .filter(|(k, _)| !COMMON_PARAMS.contains(&k.as_str()))
+                .collect(),
+        )
+    }
+
+    /// The required common parameter `name`, or `Missing<name>`.
+    pub fn required_common(&self, name: &str) -> Result<&str, ApiError> {
+        self.param(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::missing_common(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(method: &str, uri: &str, headers: &[(&str, &str)], body: &str) -> Inbound {
+        let mut hm = HeaderMap::new();
+        for (k, v) in headers {
+            hm.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        Inbound::parse(
+            &method.parse().unwrap(),
+            &uri.parse().unwrap(),
+            &hm,
+            &Bytes::from(body.to_string()),
+        )
+    }
+
+    #[test]
+    fn v1_query_and_form_merge() {
+        let r = parse(
+            "post",
+            "/?Action=GetAppInfos&Version=2017-03-21&Format=json&Title=a+b",
+            &[("content-type", "application/x-www-form-urlencoded; charset=utf-8")],
+            "AppIds=app-1%2Capp-2",
+        );
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.action(), Some("GetAppInfos"));
+        assert_eq!(r.format(), Format::Json);
+        let p = r.business_params();
+        assert_eq!(p.get("Title"), Some("a b"));
+        assert_eq!(p.get("AppIds"), Some("app-1,app-2"));
+        assert!(p.get("Action").is_none());
+    }
+
+    #[test]
+    fn v3_uses_headers_and_defaults_to_json() {
+        let r = parse(
+            "POST",
+            "/?AppName=x",
+            &[
+                (
+                    "authorization",
+                    "ACS3-HMAC-SHA256 Credential=a,SignedHeaders=host,Signature=00",
+                ),
+                ("x-acs-action", "CreateAppInfo"),
+                ("x-acs-version", "2017-03-21"),
+                ("host", "127.0.0.1:8080"),
+            ],
+            "",
+        );
+        assert!(r.is_v3());
+        assert_eq!(r.action(), Some("CreateAppInfo"));
+        assert_eq!(r.version(), Some("2017-03-21"));
+        assert_eq!(r.format(), Format::Json);
+        assert_eq!(r.host, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn v1_defaults_to_xml_and_reports_missing_common() {
+        let r = parse("GET", "/?Action=X", &[], "");
+        assert_eq!(r.format(), Format::Xml);
+        assert_eq!(
+            r.required_common("SignatureNonce").unwrap_err().code,
+            "MissingSignatureNonce"
+        );
+    }
+}

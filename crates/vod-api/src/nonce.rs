@@ -1,0 +1,120 @@
+//! Replay protection with group commit: a nonce is accepted once. Recent nonces are kept in
+//! memory (catching duplicates inside this process at once) and every new one is recorded
+//! in the shared database, in batches, before the request proceeds, so replays are refused
+//! across restarts and across nodes sharing one database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+use tokio::sync::{mpsc, oneshot};
+use vod_core::ports::MetaStore;
+use vod_core::{CoreError, now_ms};
+
+type Reply = oneshot::Sender<Result<bool, String>>;
+
+/// Accepts each nonce once within its lifetime.
+#[derive(Clone)]
+pub struct NonceGuard {
+    recent: Arc<DashMap<String, i64>>,
+    tx: mpsc::Sender<(String, i64, Reply)>,
+}
+
+const MAX_BATCH: usize = 512;
+
+impl NonceGuard {
+    /// Starts the batch writer and the purger on the current tokio runtime.
+    pub fn start(store: Arc<dyn MetaStore>) -> Self {
+        let (tx, rx) = mpsc::channel(8192);
+        let recent = Arc::new(DashMap::new());
+        tokio::spawn(writer(store.clone(), rx));
+        tokio::spawn(purger(store, recent.clone()));
+        Self { recent, tx }
+    }
+
+    /// `Ok(true)` when `key` is new (and now recorded durably), `Ok(false)` on a replay.
+    pub async fn check(&self, key: String, expires_at_ms: i64) -> Result<bool, CoreError> {
+        let now = now_ms();
+        match self.recent.entry(key.clone()) {
+            Entry::Occupied(mut seen) => {
+                if *seen.get() > now {
+                    return Ok(false);
+                }
+                // Expired here (the purger has not run yet): the database decides.
+                seen.insert(expires_at_ms);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(expires_at_ms);
+            }
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send((key.clone(), expires_at_ms, reply))
+            .await
+            .map_err(|_| CoreError::Unavailable("nonce writer stopped".into()))?;
+        match rx.await {
+            Ok(Ok(new)) => Ok(new),
+            Ok(Err(e)) => {
+                // Not recorded: forget it so an honest retry is not refused as a replay.
+                self.recent.remove(&key);
+                Err(CoreError::Unavailable(e))
+            }
+            Err(_) => Err(CoreError::Unavailable("nonce writer dropped the request".into())),
+        }
+    }
+}
+
+/// Batches waiting requests and records each batch with one statement. Up to
+/// `IN_FLIGHT` batches are written at once, so a slow commit does not stall the next batch.
+async fn writer(store: Arc<dyn MetaStore>, mut rx: mpsc::Receiver<(String, i64, Reply)>) {
+    const IN_FLIGHT: usize = 4;
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut batch = Vec::with_capacity(64);
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        let store = store.clone();
+        tokio::spawn(async move {
+            write_batch(store.as_ref(), batch).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn write_batch(store: &dyn MetaStore, batch: Vec<(String, i64, Reply)>) {
+    let items: Vec<(String, i64)> = batch.iter().map(|(k, e, _)| (k.clone(), *e)).collect();
+    match store.record_nonces(&items).await {
+        Ok(results) => {
+            for ((_, _, reply), new) in batch.into_iter().zip(results) {
+                let _ = reply.send(Ok(new));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "recording nonces failed");
+            for (_, _, reply) in batch {
+                let _ = reply.send(Err(e.to_string()));
+            }
+        }
+    }
+}
+
+async fn purger(store: Arc<dyn MetaStore>, recent: Arc<DashMap<String, i64>>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let now = now_ms();
+        recent.retain(|_, exp| *exp > now);
+        if let Err(e) = store.purge_nonces(now).await {
+            tracing::warn!(error = %e, "purging expired nonces failed");
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! vod-auth: pure signature, credential and checksum primitives for vodstack.
+//!
+//! Everything here is synchronous and IO-free: Alibaba POP V1 (HMAC-SHA1) and
+//! V3 (ACS3-HMAC-SHA256) RPC signatures, OSS V1 and V4 request signatures,
+//! self-verifying STS temporary credentials, CRC-64/XZ (`x-oss-hash-crc64ecma`),
+//! VOD HTTP-callback signatures and CDN Type-A playback URL auth.
+#![forbid(unsafe_code)]
+
+pub mod callback;
+pub mod crc64;
+pub mod error;
+mod mac;
+pub mod oss_v1;
+pub mod oss_v4;
+pub mod percent;
+pub mod rpc_v1;
+pub mod rpc_v3;
+pub mod sts;
+pub mod url_auth;
+
+pub use error::{AuthParseError, StsError, UrlAuthError};
+
+/// Constant-time equality of two byte strings.
+///
+/// The running time depends only on the lengths (which are not secret for
+/// signatures of a fixed format), never on where the first difference is.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ct_eq;
+
+    #[test]
+    fn ct_eq_basics() {
+        assert!(ct_eq(b"", b""));
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+        assert!(!ct_eq(b"", b"a"));
+    }
+}

@@ -1,0 +1,28 @@
+//! Private HMAC and digest helpers shared by the signature modules.
+
+use hmac::{Hmac, KeyInit, Mac};
+use md5::Md5;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+const ANY_KEY_LEN: &str = "HMAC accepts keys of any length";
+
+pub(crate) fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
+    let mut mac = Hmac::<Sha1>::new_from_slice(key).expect(ANY_KEY_LEN);
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect(ANY_KEY_LEN);
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+pub(crate) fn md5_hex(data: &[u8]) -> String {
+    hex::encode(Md5::digest(data))
+}
