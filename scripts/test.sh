@@ -40,6 +40,12 @@ report_dir="$REPO_ROOT/target/test-reports"
 mkdir -p "$report_dir"
 rm -f "$report_dir"/*.log "$report_dir"/*.xml
 
+# A CI machine builds once from scratch: incremental caches would only cost disk.
+if is_ci; then
+    export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+    df -h "$REPO_ROOT" | sed 's/^/   disk: /' || true
+fi
+
 # ---- what this run covers
 if is_ci; then
     missing=()
