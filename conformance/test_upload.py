@@ -201,6 +201,8 @@ def oss_server(servers):
         "VODSTACK_OSS__ADDR": f"127.0.0.1:{port}",
         "VODSTACK_OSS__PUBLIC_ENDPOINT": public,
         "VODSTACK_CALLBACKS__ALLOW_LOOPBACK": "true",
+        # Arbitrary bytes are uploaded: processing (which would mark them damaged) stays off.
+        "VODSTACK_PROCESSING__ENABLED": "false",
     }).start()
     deadline = time.monotonic() + 5
     while not _answers(port) and time.monotonic() < deadline:

@@ -144,6 +144,8 @@ def origin(media_dir):
 
 
 URL_ENV = {
+    # These tests are about the pull; processing is covered by test_processing.py.
+    "VODSTACK_PROCESSING__ENABLED": "false",
     "VODSTACK_URL_UPLOAD__ALLOW_LOOPBACK": "true",
     "VODSTACK_URL_UPLOAD__MAX_FILE_BYTES": str(MAX_FILE),
     "VODSTACK_URL_UPLOAD__MAX_ATTEMPTS": "2",

@@ -184,6 +184,8 @@ class Server:
         if self.root_key:
             env["VODSTACK_ROOT_ACCESS_KEY_ID"] = ROOT_AK
             env["VODSTACK_ROOT_ACCESS_KEY_SECRET"] = ROOT_SECRET
+        # Every server gets its own playback edge on a free port (play URLs follow it).
+        env["VODSTACK_EDGE_ADDR"] = "127.0.0.1:0"
         env.update(self.env)
         env.update(extra or {})
         return env

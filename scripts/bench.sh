@@ -12,6 +12,8 @@ source scripts/lib.sh
 # The url-pull case: nginx is its origin, ffmpeg makes the served file.
 ensure_apt nginx-light nginx
 ensure_apt ffmpeg ffprobe
+# The edge case: wrk loads the edge and nginx.
+ensure_apt wrk
 cargo build --release -p vod-server -p vodstack-bench >&2
 if [ "$#" -eq 0 ]; then
   set -- all

@@ -109,8 +109,10 @@ run_step() {
 if [ -n "${VODSTACK_TEST_DATABASE_URL:-}" ]; then
     ensure_apt postgresql-client psql
 fi
-# ffmpeg: test media for the URL-upload tests; ffprobe: the server's media probe.
+# ffmpeg/ffprobe: test media, the media probe and the transcoder.
 ensure_apt ffmpeg ffprobe
+# varnishd: the external cache the CDN purge-hook tests purge (vod-cdn).
+ensure_apt_check varnish sh -c 'command -v varnishd || test -x /usr/sbin/varnishd'
 
 # ---- 2. python venv
 t0=$(date +%s)

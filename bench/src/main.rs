@@ -9,6 +9,7 @@
 mod bare;
 mod cases;
 mod cpu;
+mod edge_server;
 mod load;
 mod proc;
 mod report;
@@ -21,8 +22,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cases::callbacks::CallbacksArgs;
+use crate::cases::edge::EdgeArgs;
 use crate::cases::gateway::GatewayArgs;
 use crate::cases::oss::OssArgs;
+use crate::cases::transcode::TranscodeArgs;
 use crate::cases::url_pull::UrlPullArgs;
 use crate::report::Report;
 
@@ -52,6 +55,12 @@ enum Command {
     /// UploadMediaByURL of a 1 GiB media file from a local nginx vs curl downloading the same
     /// file to the same disk.
     UrlPull(UrlPullArgs),
+    /// The default ladder (LD/SD/HD as MP4 and HLS) of a generated 1080p30 source: vod-media's
+    /// single command vs a hand-written ffmpeg command and vs one ffmpeg run per rendition.
+    Transcode(TranscodeArgs),
+    /// Cached 100 KB and 2 MB segments from the playback edge vs nginx from disk (wrk, 64
+    /// connections), preload throughput vs a raw read, and refresh-to-miss latency.
+    Edge(EdgeArgs),
     /// Every case in turn, each with its default options.
     All,
     /// The ceiling of the gateway case: a bare HTTP/1.1 server answering 200 with a small
@@ -61,6 +70,10 @@ enum Command {
         #[arg(long)]
         addr: String,
     },
+    /// The edge under test of the edge case: an object store with imported files behind a
+    /// vod-edge listener (run as a child of the bench itself).
+    #[command(hide = true)]
+    EdgeServer(edge_server::EdgeServerArgs),
 }
 
 /// Options every case accepts.
@@ -119,6 +132,12 @@ async fn run(common: Common, command: Command) -> anyhow::Result<ExitCode> {
         Command::Oss(args) => vec![cases::oss::run(&common, &args).await?],
         Command::Callbacks(args) => vec![cases::callbacks::run(&common, &args).await?],
         Command::UrlPull(args) => vec![cases::url_pull::run(&common, &args).await?],
+        Command::Transcode(args) => vec![cases::transcode::run(&common, &args).await?],
+        Command::Edge(args) => vec![cases::edge::run(&common, &args).await?],
+        Command::EdgeServer(args) => {
+            edge_server::serve(args).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::All => cases::run_all(&common).await?,
     };
     finish(&common, &reports)

@@ -88,6 +88,16 @@ pub async fn start_bare() -> anyhow::Result<Server> {
     Server::start("bare", cmd, addr, dir).await
 }
 
+/// Starts this executable's hidden `edge-server` subcommand with `args` (after
+/// `--addr <addr>`); its data lives in `data_dir` (kept by the caller).
+pub async fn start_edge_server(args: &[std::ffi::OsString]) -> anyhow::Result<Server> {
+    let addr = free_addr()?;
+    let dir = tempfile::Builder::new().prefix("vodstack-bench-edge-log-").tempdir()?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("edge-server").arg("--addr").arg(addr.to_string()).args(args);
+    Server::start("edge", cmd, addr, dir).await
+}
+
 impl Server {
     async fn start(name: &'static str, mut cmd: Command, addr: SocketAddr, dir: TempDir) -> anyhow::Result<Self> {
         let log = dir.path().join(format!("{name}.log"));

@@ -5,8 +5,10 @@
 //! subcommand in `main.rs` and a line in [`run_all`].
 
 pub mod callbacks;
+pub mod edge;
 pub mod gateway;
 pub mod oss;
+pub mod transcode;
 pub mod url_pull;
 
 use crate::Common;
@@ -24,5 +26,9 @@ pub async fn run_all(common: &Common) -> anyhow::Result<Vec<Report>> {
     reports.push(callbacks.unwrap_or_else(|e| Report::failed("callbacks", &e)));
     let url_pull = url_pull::run(common, &url_pull::UrlPullArgs::default()).await;
     reports.push(url_pull.unwrap_or_else(|e| Report::failed("url-pull", &e)));
+    let transcode = transcode::run(common, &transcode::TranscodeArgs::default()).await;
+    reports.push(transcode.unwrap_or_else(|e| Report::failed("transcode", &e)));
+    let edge = edge::run(common, &edge::EdgeArgs::default()).await;
+    reports.push(edge.unwrap_or_else(|e| Report::failed("edge", &e)));
     Ok(reports)
 }

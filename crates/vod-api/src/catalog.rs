@@ -46,6 +46,9 @@ pub fn default_qps(product: Product, action: &str) -> u32 {
         (Product::Vod, "GetVideoInfo" | "GetVideoInfos" | "GetVideoList" | "UpdateCategory") => 100,
         (Product::Vod, "DeleteVideo" | "UpdateVideoInfos" | "AddCategory") => 30,
         (Product::Vod, "RefreshMediaPlayUrls" | "GetMediaRefreshJobs") => 50,
+        // The AddTranscodeTemplateGroup page says 5; the other template-group actions state
+        // no limit and keep the default.
+        (Product::Vod, "AddTranscodeTemplateGroup") => 5,
         _ => 100,
     }
 }
@@ -64,6 +67,7 @@ mod tests {
         assert_eq!(default_qps(Product::Vod, "RefreshUploadVideo"), 120);
         assert_eq!(default_qps(Product::Vod, "GetURLUploadInfos"), 100);
         assert_eq!(default_qps(Product::Vod, "RefreshMediaPlayUrls"), 50);
+        assert_eq!(default_qps(Product::Vod, "AddTranscodeTemplateGroup"), 5);
         assert_eq!(Product::from_version("2020-11-09"), Some(Product::Ice));
         assert_eq!(Product::from_version("2017-03-22"), None);
         assert_eq!(ram_action(Product::Ice, "RefreshUploadMedia"), "ice:RefreshUploadMedia");

@@ -64,6 +64,8 @@ pub struct Inner {
     pub media: Arc<MediaService>,
     /// `[url_upload]` settings (UploadMediaByURL's daily quota); set by the composition root.
     pub url_upload: std::sync::RwLock<vod_core::model::url_upload::UrlUploadConfig>,
+    /// Daily quotas of the CDN refresh actions (`[cdn].quotas`); set by the composition root.
+    pub refresh_quotas: std::sync::RwLock<vod_core::model::refresh::RefreshQuotas>,
     /// Wakes this node's job workers after an action stored jobs (set once the runtime runs).
     pub job_wake: std::sync::OnceLock<Arc<tokio::sync::Notify>>,
 }
@@ -86,6 +88,7 @@ impl AppState {
             throttle,
             media,
             url_upload: Default::default(),
+            refresh_quotas: Default::default(),
             job_wake: Default::default(),
         })))
     }
@@ -110,6 +113,15 @@ impl AppState {
 
     pub fn url_upload_config(&self) -> vod_core::model::url_upload::UrlUploadConfig {
         self.0.url_upload.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Installs the daily quotas of the refresh actions (`[cdn].quotas`, once, at start).
+    pub fn set_refresh_quotas(&self, quotas: vod_core::model::refresh::RefreshQuotas) {
+        *self.0.refresh_quotas.write().unwrap_or_else(|p| p.into_inner()) = quotas;
+    }
+
+    pub fn refresh_quotas(&self) -> vod_core::model::refresh::RefreshQuotas {
+        self.0.refresh_quotas.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Installs the job runtime's wake-up (`vod_jobs::Runtime::notifier`).

@@ -52,24 +52,24 @@ async fn completion_moves_state_and_enqueues_jobs_once() {
     let transcode = jobs_for(&h, "media.transcode", &id).await;
     assert_eq!(
         (probe.len(), transcode.len()),
-        (1, 1),
-        "the default template group transcodes"
+        (0, 1),
+        "the default template group transcodes (the transcode job probes first)"
     );
     assert_eq!(
-        probe[0].payload,
+        transcode[0].payload,
         serde_json::json!({"v": 1, "media_id": id, "generation": 1})
     );
     assert_eq!(
-        probe[0].status.as_str(),
+        transcode[0].status.as_str(),
         "queued",
-        "no handler yet: the job waits in the queue"
+        "no worker in this harness: the job waits in the queue"
     );
 
     // The same object reported again (e.g. after a crash): nothing changes, nothing is queued.
     h.state.media().object_completed(&done).await.unwrap();
     assert_eq!(media(&h, &id).await.source_generation, 1);
     assert_eq!(jobs_for(&h, "callback.http", &id).await.len(), 1);
-    assert_eq!(jobs_for(&h, "media.probe", &id).await.len(), 1);
+    assert_eq!(jobs_for(&h, "media.transcode", &id).await.len(), 1);
 
     let r = vod(&h, &[("Action", "GetVideoInfo"), ("VideoId", &id)]).await;
     assert_eq!(r.json()["Video"]["Status"], "UploadSucc");
@@ -99,14 +99,14 @@ async fn overwrite_through_a_refreshed_credential_runs_the_jobs_again() {
         (id.as_str(), MediaStatus::UploadSucc, Some(200), 2)
     );
     assert_eq!(m.md5.as_deref(), Some(md5_of("second").as_str()));
-    let probes = jobs_for(&h, "media.probe", &id).await;
-    let mut generations: Vec<i64> = probes
+    let transcodes = jobs_for(&h, "media.transcode", &id).await;
+    let mut generations: Vec<i64> = transcodes
         .iter()
         .map(|j| j.payload["generation"].as_i64().unwrap())
         .collect();
     generations.sort();
     assert_eq!(generations, [1, 2]);
-    assert_eq!(jobs_for(&h, "media.transcode", &id).await.len(), 2);
+    assert!(jobs_for(&h, "media.probe", &id).await.is_empty());
     assert_eq!(
         jobs_for(&h, "callback.http", &id).await.len(),
         2,
@@ -276,14 +276,14 @@ async fn state_change_and_jobs_commit_together() {
         (MediaStatus::Uploading, 0, None),
         "rolled back with the jobs"
     );
-    assert!(jobs_for(&h, "media.probe", &id).await.is_empty());
+    assert!(jobs_for(&h, "media.transcode", &id).await.is_empty());
 
     // With a working planner the retry (the OSS endpoint reports again) goes through.
     let planner = CallbackPlanner::new(store.clone(), vod_callbacks::CallbacksConfig::default());
     h.state.media().set_event_planner(Arc::new(planner));
     h.state.media().object_completed(&object).await.unwrap();
     assert_eq!(media(&h, &id).await.status, MediaStatus::UploadSucc);
-    assert_eq!(jobs_for(&h, "media.probe", &id).await.len(), 1);
+    assert_eq!(jobs_for(&h, "media.transcode", &id).await.len(), 1);
 }
 
 #[tokio::test]

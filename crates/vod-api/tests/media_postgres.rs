@@ -139,17 +139,17 @@ async fn upload_refresh_search_delete_on_postgres() {
             assert_eq!(
                 (
                     jobs(&state, "callback.http", &id).await,
-                    jobs(&state, "media.probe", &id).await
+                    jobs(&state, "media.transcode", &id).await
                 ),
                 (1, 1)
             );
-            assert_eq!(jobs(&state, "media.transcode", &id).await, 1);
+            assert_eq!(jobs(&state, "media.probe", &id).await, 0, "the transcode job probes");
 
             let r = vod(&app, &[("Action", "RefreshUploadVideo"), ("ReferenceId", "pg-ref-01")]).await;
             assert_eq!(decode(r["UploadAddress"].as_str().unwrap()), addr);
             complete(&state, &key, 6000, "pg-2", &id).await;
             assert_eq!(
-                jobs(&state, "media.probe", &id).await,
+                jobs(&state, "media.transcode", &id).await,
                 2,
                 "the overwrite queues the jobs again"
             );

@@ -20,6 +20,16 @@ pub mod url_auth;
 
 pub use error::{AuthParseError, StsError, UrlAuthError};
 
+/// A secret for one purpose derived from the cluster master key: lowercase hex of
+/// HMAC-SHA256(master_key, label). Every node derives the same value (e.g. the edges'
+/// control secret) without storing it.
+pub fn derive_secret(master_key: &[u8], label: &str) -> String {
+    mac::hmac_sha256(master_key, label.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Constant-time equality of two byte strings.
 ///
 /// The running time depends only on the lengths (which are not secret for

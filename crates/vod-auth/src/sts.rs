@@ -64,6 +64,9 @@ pub struct StsScope {
     pub prefix: Option<String>,
     #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
     pub media_id: Option<String>,
+    /// Reads only (GET/HEAD): the credential behind presigned play URLs.
+    #[serde(rename = "r", default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
 }
 
 /// A temporary credential as handed to clients (`UploadAuth`, AssumeRole-like).
@@ -167,6 +170,7 @@ mod tests {
                 key: Some("sv/abc/test.mp4".into()),
                 prefix: None,
                 media_id: Some("5aed81b74ba84920be578cdfe004af4b".into()),
+                read_only: false,
             }),
             generation: Some(3),
         }

@@ -61,4 +61,15 @@ impl MediaEventPlanner for CallbackPlanner {
         };
         self.plan(media, events::delete_media_complete(&deletion)).await
     }
+
+    async fn delete_streams_complete(&self, media: &Media, job_ids: &[String]) -> CoreResult<Vec<NewJob>> {
+        let deletion = MediaDeletion {
+            media_id: media.media_id.clone(),
+            media_type: "video".into(),
+            delete_type: "stream".into(),
+            job_ids: job_ids.to_vec(),
+            error: None,
+        };
+        self.plan(media, events::delete_media_complete(&deletion)).await
+    }
 }

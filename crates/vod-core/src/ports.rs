@@ -8,12 +8,17 @@ use async_trait::async_trait;
 use crate::CoreResult;
 use crate::model::MessageCallbackConfig;
 use crate::model::media::{Media, MediaKey, MediaPatch, MediaQuery, MediaScope, MediaStatus, SourceInfo, SourceUpdate};
+use crate::model::refresh::{
+    EdgeNode, MediaRefreshJob, MediaRefreshOutcome, RefreshTask, RefreshTaskQuery, TaskResult,
+};
 use crate::model::url_upload::{UrlUpload, UrlUploadStatus, UrlUploadUpdate};
 use crate::model::{
     AccessKey, Account, AppInfo, AppPolicyAttachment, AppStatus, Category, IdentityType, KeyStatus, NewCategory, User,
 };
+use crate::model::{GroupChange, GroupRefusal, TemplateGroup};
 use crate::model::{Job, JobStatus, NewJob};
 use crate::model::{ManifestPart, MultipartUpload, StoredObject, UploadPart};
+use crate::model::{MediaStream, Publication, SnapshotSet};
 use crate::policy::PolicyDocument;
 
 /// Accounts, users and long-term access keys.
@@ -392,6 +397,131 @@ pub trait UrlUploadRepo: Send + Sync {
     ) -> CoreResult<bool>;
 }
 
+/// Play streams and snapshot sets of media (see `model::stream`).
+#[async_trait]
+pub trait StreamRepo: Send + Sync {
+    /// Stores one processing run in one transaction when the media's source is still
+    /// `p.source_generation`: its streams and snapshot sets, the status change (when the
+    /// status is one of the allowed ones; otherwise the status stays), the cover URL (only
+    /// when the media has none) and snapshot URLs, and `jobs` (the events). False, with
+    /// nothing stored, when the media is gone or its source was replaced.
+    async fn publish(&self, p: &Publication, jobs: &[NewJob]) -> CoreResult<bool>;
+    /// The streams of a media, newest first (ties by id).
+    async fn list_streams(&self, media_id: &str) -> CoreResult<Vec<MediaStream>>;
+    /// The snapshot sets of a media, newest first.
+    async fn list_snapshot_sets(&self, media_id: &str) -> CoreResult<Vec<SnapshotSet>>;
+    /// Deletes the streams the transcode runs `job_ids` made for a media and, when any
+    /// were deleted, stores `jobs` in the same transaction. Returns the deleted streams.
+    async fn delete_streams(&self, media_id: &str, job_ids: &[String], jobs: &[NewJob])
+    -> CoreResult<Vec<MediaStream>>;
+}
+
+/// Transcode template groups (see `model::template`). Only groups an account created are
+/// stored, plus, per app, which group is its default (a stored id or a built-in id: at most
+/// one per app by construction). Deleting an app deletes its groups and its default.
+#[async_trait]
+pub trait TemplateRepo: Send + Sync {
+    /// Stores a new group (its `is_default` is ignored) unless its app already holds
+    /// `max_groups` groups: then `Ok(Err(TooManyGroups))` and nothing is stored (count and
+    /// insert are atomic). `AlreadyExists` ("TemplateGroup") when the id is taken,
+    /// `InvalidArgument` when the app does not exist.
+    async fn create_template_group(
+        &self,
+        group: &TemplateGroup,
+        max_groups: u64,
+    ) -> CoreResult<Result<(), GroupRefusal>>;
+    /// A stored group of the account (any app), with its templates and `is_default`.
+    async fn get_template_group(&self, account_id: &str, group_id: &str) -> CoreResult<Option<TemplateGroup>>;
+    /// The stored groups of an app, oldest first, with their templates and `is_default`.
+    async fn list_template_groups(&self, account_id: &str, app_id: &str) -> CoreResult<Vec<TemplateGroup>>;
+    /// The group recorded as the app's default (stored or built-in id); `None` when none was set.
+    async fn default_template_group_id(&self, account_id: &str, app_id: &str) -> CoreResult<Option<String>>;
+    /// Records `group_id` as the app's default, replacing the previous one in the same
+    /// statement. A built-in id is recorded as is; a stored group must belong to the app:
+    /// false (nothing changed) when it does not, also when it is deleted concurrently.
+    async fn set_default_template_group(
+        &self,
+        account_id: &str,
+        app_id: &str,
+        group_id: &str,
+        now_ms: i64,
+    ) -> CoreResult<bool>;
+    /// Applies `change` to a stored group in one transaction ([`TemplateGroup::apply`] under
+    /// the group's row lock) and returns the group as stored and the ids of `change.remove`
+    /// it did not hold; `Ok(Err(refusal))`, nothing changed, when the group does not exist
+    /// (`NotFound`) or `apply` refuses.
+    async fn update_template_group(
+        &self,
+        account_id: &str,
+        group_id: &str,
+        change: &GroupChange,
+        now_ms: i64,
+    ) -> CoreResult<Result<(TemplateGroup, Vec<String>), GroupRefusal>>;
+    /// Deletes a stored group and returns it; refused, nothing deleted, when it does not
+    /// exist (`NotFound`), is locked (`Locked`) or is its app's default (`Default`), checked
+    /// atomically with the delete (a concurrent `set_default_template_group` waits or fails).
+    async fn delete_template_group(
+        &self,
+        account_id: &str,
+        group_id: &str,
+    ) -> CoreResult<Result<TemplateGroup, GroupRefusal>>;
+}
+
+/// CDN refresh and preload (see `model::refresh`): media refresh records, URL tasks, the
+/// daily quota counters and the registry of edge nodes.
+#[async_trait]
+pub trait RefreshRepo: Send + Sync {
+    /// Stores media refresh records, URL tasks and their `cdn.refresh` jobs in one
+    /// transaction (all or nothing). `AlreadyExists` when a record or task id is taken.
+    async fn submit_refresh(&self, media: &[MediaRefreshJob], tasks: &[RefreshTask], jobs: &[NewJob])
+    -> CoreResult<()>;
+    /// The records of one MediaRefreshJobId of an account (optionally one media), in the
+    /// call's MediaIds order.
+    async fn media_refresh_jobs(
+        &self,
+        account_id: &str,
+        job_id: &str,
+        media_id: Option<&str>,
+    ) -> CoreResult<Vec<MediaRefreshJob>>;
+    /// The media refresh record run by a batch, if the batch is one.
+    async fn media_refresh_of_batch(&self, batch_id: &str) -> CoreResult<Option<MediaRefreshJob>>;
+    /// The tasks of a batch, in batch order.
+    async fn refresh_tasks_of_batch(&self, batch_id: &str) -> CoreResult<Vec<RefreshTask>>;
+    /// Finishes a batch in one transaction: writes every `results` entry (status, process
+    /// 100%, description) onto the batch's tasks that are still `Refreshing`, the media
+    /// record's final state when `media` is given, and stores `jobs` (its event). Only the
+    /// first call wins: false, with nothing written and no jobs stored, when the media
+    /// record is no longer `processing` (or, without `media`, when no task was `Refreshing`).
+    async fn complete_refresh_batch(
+        &self,
+        batch_id: &str,
+        results: &[TaskResult],
+        media: Option<&MediaRefreshOutcome>,
+        now_ms: i64,
+        jobs: &[NewJob],
+    ) -> CoreResult<bool>;
+    /// One page of an account's tasks matching `query`, newest first, and how many match.
+    async fn list_refresh_tasks(
+        &self,
+        account_id: &str,
+        query: &RefreshTaskQuery,
+    ) -> CoreResult<(Vec<RefreshTask>, u64)>;
+
+    /// Adds `n` to the daily counter `(name, day)` (the `SettingsRepo::bump_daily_counter`
+    /// table) unless the sum would exceed `limit`; returns the new value, or `None` (and no
+    /// change) when refused. Atomic across processes.
+    async fn take_daily_quota(&self, name: &str, day: &str, n: i64, limit: i64) -> CoreResult<Option<i64>>;
+    /// The value of a daily counter (0 when never counted).
+    async fn daily_counter(&self, name: &str, day: &str) -> CoreResult<i64>;
+
+    /// Records that edge `node_id` is alive with its control API at `control_url`.
+    async fn upsert_edge_node(&self, node_id: &str, control_url: &str, now_ms: i64) -> CoreResult<()>;
+    /// Edge nodes seen at or after `since_ms`, by node id.
+    async fn live_edge_nodes(&self, since_ms: i64) -> CoreResult<Vec<EdgeNode>>;
+    /// Forgets an edge node (clean shutdown). False when unknown.
+    async fn remove_edge_node(&self, node_id: &str) -> CoreResult<bool>;
+}
+
 /// Which backend a store is, for logs and `config dump`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -412,6 +542,9 @@ pub trait MetaStore:
     + ObjectRepo
     + MediaRepo
     + UrlUploadRepo
+    + TemplateRepo
+    + StreamRepo
+    + RefreshRepo
 {
     fn kind(&self) -> BackendKind;
     /// A cheap round trip, for readiness checks.

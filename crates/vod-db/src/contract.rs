@@ -14,7 +14,10 @@ mod identity;
 mod jobs;
 mod media;
 mod objects;
+mod refresh;
 mod replay;
+mod streams;
+mod templates;
 mod url_uploads;
 
 pub use apps::*;
@@ -25,7 +28,10 @@ pub use identity::*;
 pub use jobs::*;
 pub use media::*;
 pub use objects::*;
+pub use refresh::*;
 pub use replay::*;
+pub use streams::*;
+pub use templates::*;
 pub use url_uploads::*;
 
 use vod_core::CoreError;
@@ -102,11 +108,20 @@ macro_rules! contract_tests {
             media_delete_stores_jobs,
             media_search_filters_and_paging,
             url_uploads_submit_query_and_update,
+            streams_publish_guarded_and_listed,
+            refresh_submit_complete_and_query,
+            refresh_daily_quota_and_edges,
+            template_groups_create_get_list,
+            template_groups_limit_per_app,
+            template_groups_one_default_per_app,
+            template_groups_update_is_atomic,
+            template_groups_concurrent_edits,
         );
         $crate::contract_tests!(@cases $pair_runner;
             nonces_concurrent_two_stores,
             settings_first_writer_wins_two_stores,
             jobs_concurrent_claims_two_stores,
+            template_groups_concurrent_edits_two_stores,
         );
     };
 }

@@ -14,8 +14,11 @@ mod media_search;
 mod nonces;
 mod objects;
 mod open;
+mod refresh;
 mod settings;
 mod store;
+mod streams;
+mod templates;
 mod url_uploads;
 
 pub mod contract;

@@ -436,6 +436,13 @@ impl MediaRepo for SqlStore {
             return Ok(None);
         };
         let media = media_from(&row)?;
+        for table in ["media_streams", "media_snapshot_sets"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE media_id = $1")))
+                .bind(media_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+        }
         insert_jobs(&mut tx, jobs).await?;
         tx.commit().await.map_err(map)?;
         Ok(Some(media))

@@ -375,21 +375,31 @@ async fn graceful_shutdown(store: Arc<dyn MetaStore>) {
     let k = kind("shutdown");
     let mut cfg = config();
     cfg.shutdown_grace_secs = 1;
+    let short_go = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let go_in_handler = short_go.clone();
     let node = Node::start(
         &store,
         cfg,
-        vec![handler(k, 3, |job, ctx| async move {
-            match job.payload["mode"].as_str() {
-                Some("short") => tokio::time::sleep(Duration::from_millis(300)).await,
-                Some("cooperative") => {
-                    while !ctx.cancelled.is_cancelled() {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
+        vec![handler(k, 3, move |job, ctx| {
+            let go = go_in_handler.clone();
+            async move {
+                match job.payload["mode"].as_str() {
+                    // Held until the test has seen all three running (no timing race under load).
+                    Some("short") => {
+                        while !go.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
                     }
-                    return Err(JobError::retry("stopped on cancel"));
+                    Some("cooperative") => {
+                        while !ctx.cancelled.is_cancelled() {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                        return Err(JobError::retry("stopped on cancel"));
+                    }
+                    _ => tokio::time::sleep(Duration::from_secs(600)).await,
                 }
-                _ => tokio::time::sleep(Duration::from_secs(600)).await,
+                Ok(json!("done"))
             }
-            Ok(json!("done"))
         })],
     );
     let sink = node.runtime.sink();
@@ -406,6 +416,7 @@ async fn graceful_shutdown(store: Arc<dyn MetaStore>) {
         wait_for(&store, id, |j| j.status == JobStatus::Running).await;
     }
     assert_eq!(node.runtime.running(), 3);
+    short_go.store(true, Ordering::SeqCst);
     let started = Instant::now();
     node.shutdown().await;
     let took = started.elapsed();

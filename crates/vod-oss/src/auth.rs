@@ -626,6 +626,7 @@ mod tests {
                 key: key.map(Into::into),
                 prefix: prefix.map(Into::into),
                 media_id: None,
+                read_only: false,
             })
         };
         let c = caller(scope(Some("sv/a.mp4"), None));

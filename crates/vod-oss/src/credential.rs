@@ -89,6 +89,7 @@ impl UploadTarget {
                 key: scope.key.clone(),
                 prefix: scope.prefix.clone(),
                 media_id: scope.media_id.clone(),
+                read_only: false,
             }),
             generation: scope.generation,
         };

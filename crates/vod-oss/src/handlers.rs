@@ -201,6 +201,9 @@ async fn dispatch(svc: &Arc<OssService>, r: &Req, body: Body) -> OssResult {
     if !caller.covers(bucket, &r.key) {
         return Err(scope_denied());
     }
+    if caller.scope.as_ref().is_some_and(|s| s.read_only) && !matches!(r.method, Method::GET | Method::HEAD) {
+        return Err(scope_denied());
+    }
     for unsupported in [
         "acl",
         "tagging",

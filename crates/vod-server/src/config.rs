@@ -49,6 +49,24 @@ pub struct Config {
     /// URL pulls (UploadMediaByURL): size limit, timeouts, daily quota, origin address
     /// policy (`[url_upload]`, e.g. `VODSTACK_URL_UPLOAD__ALLOW_LOOPBACK=true`).
     pub url_upload: vod_core::model::url_upload::UrlUploadConfig,
+    /// CDN refresh and preload (`[cdn]`: daily quotas, edge liveness, purge hooks for
+    /// external caches, e.g. `VODSTACK_CDN__QUOTAS__URL_PER_DAY`).
+    pub cdn: vod_cdn::CdnConfig,
+    /// The playback edge listener (play URLs, covers, snapshots); overrides `edge.addr`
+    /// (default 127.0.0.1:8090). `VODSTACK_EDGE_ADDR`.
+    pub edge_addr: String,
+    /// The edge's public base URL as players reach it (base of `OutputType=cdn` play URLs);
+    /// overrides `edge.public_url` (empty: `http://<bound edge address>`).
+    /// `VODSTACK_EDGE_PUBLIC_URL`.
+    pub edge_public_url: String,
+    /// Type-A URL authentication on the edge: the private key GetPlayInfo signs play URLs
+    /// with; overrides `edge.auth_key` (empty: off). `VODSTACK_EDGE_AUTH_KEY`.
+    pub edge_auth_key: String,
+    /// The playback edge (`[edge]`: `enabled`, `control_url`, `max_bytes`, `cache_dir`, ...).
+    pub edge: crate::edge::EdgeSection,
+    /// Processing jobs: ffmpeg, presets, timeouts, concurrency, covers (`[processing]`, e.g.
+    /// `VODSTACK_PROCESSING__PRESET=fast`).
+    pub processing: vod_processing::ProcessingConfig,
 }
 
 impl Default for Config {
@@ -68,12 +86,19 @@ impl Default for Config {
             jobs: vod_jobs::JobsConfig::default(),
             callbacks: vod_callbacks::CallbacksConfig::default(),
             url_upload: Default::default(),
+            cdn: Default::default(),
+            edge_addr: String::new(),
+            edge_public_url: String::new(),
+            edge_auth_key: String::new(),
+            edge: Default::default(),
+            processing: Default::default(),
         }
     }
 }
 
 /// The default OSS listener address.
 pub const DEFAULT_OSS_ADDR: &str = "127.0.0.1:9000";
+pub use vod_edge::DEFAULT_EDGE_ADDR;
 
 /// Values given on the command line (only those present override).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -118,6 +143,19 @@ impl Config {
             // No public endpoint anywhere: clients reach the OSS listener where it listens.
             cfg.gateway.upload.endpoint = format!("http://{}", cfg.oss_addr);
         }
+        let edge = &mut cfg.edge.settings;
+        if !cfg.edge_addr.is_empty() {
+            edge.addr = cfg.edge_addr.clone();
+        }
+        if !cfg.edge_public_url.is_empty() {
+            edge.public_url = cfg.edge_public_url.clone();
+        }
+        if !cfg.edge_auth_key.is_empty() {
+            edge.auth_key = Some(cfg.edge_auth_key.clone());
+        }
+        cfg.gateway.upload.play_base_url = edge.public_base();
+        cfg.gateway.upload.play_auth_key = edge.auth_key.clone().unwrap_or_default();
+        cfg.gateway.upload.play_auth_ttl_secs = edge.auth_ttl_secs;
         if !cfg.redis_url.is_empty() {
             cfg.gateway.throttle.redis_url = Some(cfg.redis_url.clone());
         }
@@ -146,6 +184,13 @@ impl Config {
         let mut shown = self.clone();
         if !shown.root_access_key_secret.is_empty() {
             shown.root_access_key_secret = "********".into();
+        }
+        if !shown.edge_auth_key.is_empty() {
+            shown.edge_auth_key = "********".into();
+        }
+        if shown.edge.settings.auth_key.is_some() {
+            shown.edge.settings.auth_key = Some("********".into());
+            shown.gateway.upload.play_auth_key = "********".into();
         }
         shown.database_url = mask_url_password(&self.effective_database_url());
         shown.redis_url = mask_url_password(&shown.redis_url);

@@ -17,8 +17,16 @@ use crate::config::Config;
 use crate::serve::open_store;
 
 /// The job handlers of this node, one per kind. Every job kind is registered here.
-pub fn handlers(config: &Config, store: &Arc<dyn MetaStore>) -> Vec<Arc<dyn JobHandler>> {
+pub fn handlers(config: &Config, store: &Arc<dyn MetaStore>, master_key: &[u8]) -> Vec<Arc<dyn JobHandler>> {
     let mut list: Vec<Arc<dyn JobHandler>> = Vec::new();
+    // `cdn.refresh`: refresh / preload on every live edge and the purge hooks (see vod-cdn).
+    list.extend(vod_cdn::handlers(vod_cdn::Cdn::new(
+        store.clone(),
+        config.gateway.upload.clone(),
+        config.callbacks.clone(),
+        config.cdn.clone(),
+        &crate::edge::control_secret(master_key),
+    )));
     // `callback.http`: HTTP event callbacks (AuthKeys are read from the store at delivery).
     match vod_callbacks::CallbackHandler::new(&config.callbacks, store.clone()) {
         Ok(h) => list.push(Arc::new(h)),
@@ -27,6 +35,10 @@ pub fn handlers(config: &Config, store: &Arc<dyn MetaStore>) -> Vec<Arc<dyn JobH
     // `upload.url_pull`: UploadMediaByURL pulls (see `url_pull`).
     if let Some(h) = crate::url_pull::handler(config, store) {
         list.push(Arc::new(h));
+    }
+    // `media.probe`, `media.transcode`, `media.snapshot`, `media.purge` (see vod-processing).
+    if let Some(p) = crate::processing::context(config, store) {
+        list.extend(vod_processing::handlers(p));
     }
     if config.jobs.enable_probe {
         // Diagnostics only (see `vod_jobs::probe`).

@@ -4,9 +4,10 @@ mod admin;
 mod callbacks;
 mod cli;
 mod config;
+mod edge;
 mod jobs;
-mod mediaprobe;
 mod oss;
+mod processing;
 mod serve;
 mod url_pull;
 

@@ -26,6 +26,8 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     let boot = bootstrap(store.as_ref(), config.root_key()).await?;
     // Bound first: the upload endpoint the gateway hands out follows the bound address.
     let oss_listener = crate::oss::bind(&mut config).await?;
+    // Likewise, play URLs follow the bound edge address.
+    let edge_listener = crate::edge::bind(&mut config).await?;
     let state = AppState::new(store.clone(), config.gateway.clone(), boot.master_key.clone()).await?;
     // The media library stores its event deliveries with its state changes (vod-callbacks).
     state
@@ -35,6 +37,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
             config.callbacks.clone(),
         )));
     state.set_url_upload_config(config.url_upload.clone());
+    state.set_refresh_quotas(config.cdn.quotas.clone());
     let cluster_throttle = state.0.throttle.is_cluster_wide();
     let upload_events: Arc<dyn vod_core::uploads::UploadEvents> = state.media().clone();
     let oss = crate::oss::start(
@@ -46,6 +49,23 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     )
     .await?;
     let stop_oss = oss.stopper();
+    let edge = match edge_listener {
+        Some(l) => Some(crate::edge::start(l, &config, store.clone(), &boot.master_key).await?),
+        None => None,
+    };
+    let stop_edge = edge.as_ref().map(crate::edge::Running::stopper);
+    let heartbeat = edge.as_ref().map(|e| {
+        let mut stopped = e.stopper().subscribe();
+        vod_cdn::heartbeat::spawn(
+            store.clone(),
+            e.control_url(&config),
+            e.control_url(&config),
+            Duration::from_secs(config.cdn.heartbeat_secs),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        )
+    });
 
     let wake_state = state.clone();
     let app = vod_api::router(state).route("/metrics", get(move || std::future::ready(metrics.render())));
@@ -55,15 +75,19 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     print_banner(&config, &db_url, &boot, &addr.to_string(), cluster_throttle);
     oss.print_line();
+    if let Some(e) = &edge {
+        e.print_line();
+    }
 
     // Job workers (on by default) stop with the listener on SIGINT/SIGTERM.
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     let jobs = vod_jobs::Runtime::new(
         store.clone(),
         config.jobs.clone(),
-        crate::jobs::handlers(&config, &store),
+        crate::jobs::handlers(&config, &store, &boot.master_key),
     );
     print_jobs_line(&config, &jobs);
+    crate::processing::check_tools(&config).await;
     wake_state.set_job_wake(jobs.notifier());
     let workers = jobs.start(jobs_stopped);
 
@@ -76,9 +100,18 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
             wait_for_shutdown(shutdown).await;
             let _ = stop_jobs.send(true);
             let _ = stop_oss.send(true);
+            if let Some(s) = stop_edge {
+                let _ = s.send(true);
+            }
         })
         .await;
     oss.stop().await;
+    if let Some(e) = edge {
+        e.stop().await;
+    }
+    if let Some(h) = heartbeat {
+        let _ = h.await;
+    }
     if let Err(e) = workers.await {
         tracing::error!(error = %e, "the job runtime ended abnormally");
     }

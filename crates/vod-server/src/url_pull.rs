@@ -8,7 +8,7 @@
 //!    file and hashing runs beside the download. A later attempt (retry, or another node after a
 //!    crash) resumes with `Range: bytes=<have>-` when that file exists; an origin that
 //!    answers 200 instead of 206 is read from the start again.
-//! 2. **Probe** (`DOWNLOAD_SUCCESS`): `ffprobe` on the local file (see `mediaprobe`). The
+//! 2. **Probe** (`DOWNLOAD_SUCCESS`): `ffprobe` on the local file (`vod_media::probe`). The
 //!    probe always reads the local file, whatever the object backend (S3 included), so
 //!    containers with their index at the end (MP4 `moov`) are judged correctly. Not media →
 //!    the media is created and marked damaged (`MediaRepo::set_media_damaged`), the job
@@ -49,7 +49,7 @@ use vod_core::uploads::{CompletedObject, UploadEvents};
 use vod_core::{CoreError, now_ms};
 use vod_jobs::{JobContext, JobError, JobHandler};
 
-use crate::mediaprobe::{Probe, probe_file};
+use vod_media::{ProbeOutcome, Tools};
 
 /// How often a running download re-reads its record (a CancelUrlUploadJobs stops it).
 const CANCEL_CHECK: Duration = Duration::from_secs(1);
@@ -711,7 +711,8 @@ impl UrlPullHandler {
             .await?;
             let timeout = Duration::from_secs(self.config.probe_timeout_secs.max(1));
             let t1 = Instant::now();
-            let probe = probe_file(&self.config.ffprobe, &part, timeout)
+            let tools = Tools::new("ffmpeg", &self.config.ffprobe);
+            let probe = vod_media::probe(&tools, &part, timeout)
                 .await
                 .map_err(|e| Failure::Transient {
                     status: UrlUploadStatus::UploadFail,
@@ -719,7 +720,7 @@ impl UrlPullHandler {
                     message: format!("the media probe could not run: {e}"),
                 })?;
             let media = self.ensure_media(u).await?;
-            if let Probe::NotMedia(why) = probe {
+            if let ProbeOutcome::NotMedia(why) = probe {
                 let reason = format!("the downloaded file is not audio or video: {why}");
                 let _ = self
                     .store

@@ -56,6 +56,15 @@ codes! {
     APP_NOT_EMPTY = ("AppNotEmpty", 400, "The app still holds media and cannot be deleted.");
     IDENTITY_NOT_FOUND = ("IdentityNotExist", 404, "The specified identity does not exist.");
     QUOTA_EXCEEDED = ("QuotaExceeded", 400, "The quota is exceeded.");
+    // ---- transcode template groups (AddTranscodeTemplateGroup & co. reference pages)
+    TEMPLATE_GROUP_NOT_FOUND = ("InvalidTranscodeTemplateGroup.NotFound", 404, "The transcode template group does not exist.");
+    TEMPLATE_GROUP_LOCKED = ("Forbidden.LockedTemplateGroup", 403, "The transcode template group has been locked.");
+    TEMPLATE_GROUP_SPECIAL = ("Forbidden.SpecialTemplateGroup", 403, "The transcode template group is using for special purpose.");
+    TEMPLATE_GROUP_DEFAULT = ("Forbidden.DefaultTemplateGroup", 403, "The transcode template group is default.");
+    /// (sic: Alibaba's code is spelled `Trasncode`.)
+    TEMPLATE_GROUP_EXCEEDED_MAX = ("TrasncodeTemplateGroupExceededMax", 400, "The transcode template group size exceeded maximum.");
+    TEMPLATE_EXCEEDED_MAX = ("TranscodeTemplateExceededMax", 400, "The template transcode template config size exceeded maximum.");
+    WATERMARK_EXCEEDED_MAX = ("WatermarkExceededMax", 400, "The watermark size exceeded maximum.");
 }
 
 /// Looks up a code by its wire string.

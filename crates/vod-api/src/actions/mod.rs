@@ -4,9 +4,14 @@
 mod apps;
 mod callbacks;
 mod categories;
+mod cdn_cache;
 mod ice_media;
 mod media;
+mod play;
+mod processing;
+mod refresh;
 mod search;
+mod templates;
 mod upload;
 mod url_upload;
 
@@ -75,11 +80,28 @@ action_table! {
     (Vod, "UpdateVideoInfo") => media::update_video_info,
     (Vod, "DeleteVideo") => media::delete_video,
     (Vod, "GetMezzanineInfo") => media::get_mezzanine_info,
+    (Vod, "GetPlayInfo") => play::get_play_info,
+    (Vod, "RefreshMediaPlayUrls") => refresh::refresh_media_play_urls,
+    (Vod, "GetMediaRefreshJobs") => refresh::get_media_refresh_jobs,
+    (Vod, "RefreshVodObjectCaches") => cdn_cache::refresh_vod_object_caches,
+    (Vod, "PreloadVodObjectCaches") => cdn_cache::preload_vod_object_caches,
+    (Vod, "DescribeVodRefreshTasks") => cdn_cache::describe_vod_refresh_tasks,
+    (Vod, "DescribeVodRefreshQuota") => cdn_cache::describe_vod_refresh_quota,
+    (Vod, "SubmitTranscodeJobs") => processing::submit_transcode_jobs,
+    (Vod, "SubmitSnapshotJob") => processing::submit_snapshot_job,
+    (Vod, "ListSnapshots") => processing::list_snapshots,
+    (Vod, "DeleteStream") => processing::delete_stream,
     (Vod, "SearchMedia") => search::search_media,
     (Ice, "CreateUploadMedia") => upload::create_upload_media,
     (Ice, "RefreshUploadMedia") => upload::refresh_upload_media,
     (Ice, "GetMediaInfo") => ice_media::get_media_info,
     (Ice, "RegisterMediaInfo") => ice_media::register_media_info,
+    (Vod, "AddTranscodeTemplateGroup") => templates::add_transcode_template_group,
+    (Vod, "UpdateTranscodeTemplateGroup") => templates::update_transcode_template_group,
+    (Vod, "GetTranscodeTemplateGroup") => templates::get_transcode_template_group,
+    (Vod, "ListTranscodeTemplateGroup") => templates::list_transcode_template_group,
+    (Vod, "SetDefaultTranscodeTemplateGroup") => templates::set_default_transcode_template_group,
+    (Vod, "DeleteTranscodeTemplateGroup") => templates::delete_transcode_template_group,
 }
 
 /// Arrays Alibaba wraps in an item element in XML only: (action, field, item element).

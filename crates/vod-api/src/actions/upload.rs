@@ -59,6 +59,7 @@ pub(super) fn upload_credential(ctx: &Ctx<'_>, media: &Media) -> (String, String
             key,
             prefix,
             media_id: Some(media.media_id.clone()),
+            read_only: false,
         }),
         generation: Some(media.upload_generation),
     };
@@ -142,6 +143,7 @@ pub async fn create_upload_video(ctx: &Ctx<'_>, p: &Params) -> ActionResult {
     let user_data = check_user_data(ctx, p.raw("UserData").unwrap_or_default())?;
     let reference_id = p.get("ReferenceId").map(|r| check_reference_id(r.trim())).transpose()?;
     let app_id = check_app(ctx, p).await?;
+    super::templates::check_template_group(ctx, &app_id, p.get("TemplateGroupId").unwrap_or_default()).await?;
     let mut extra = serde_json::Map::new();
     for flag in ["EnableFirstFrameCover", "GenerateThumbnail"] {
         if let Some(v) = p.opt_bool(flag)? {

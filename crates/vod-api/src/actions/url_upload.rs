@@ -291,6 +291,12 @@ pub async fn upload_media_by_url(ctx: &Ctx<'_>, p: &Params) -> ActionResult {
             completed_at: None,
         });
     }
+    let mut groups: Vec<&str> = uploads.iter().map(|u| u.meta.template_group_id.as_str()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    for group in groups {
+        super::templates::check_template_group(ctx, &app_id, group).await?;
+    }
     count_quota(ctx, config.daily_quota).await?;
     let jobs: Vec<NewJob> = uploads
         .iter()

@@ -186,6 +186,8 @@ pub const NO_TRANSCODE_TEMPLATE_GROUP: &str = "VOD_NO_TRANSCODE";
 pub const JOB_MEDIA_PROBE: &str = "media.probe";
 /// Job kind: transcode a newly stored source with its template group or workflow.
 pub const JOB_MEDIA_TRANSCODE: &str = "media.transcode";
+/// Job kind: snapshots asked for with SubmitSnapshotJob.
+pub const JOB_MEDIA_SNAPSHOT: &str = "media.snapshot";
 /// Job kind: delete the objects under a deleted media's key prefix.
 pub const JOB_MEDIA_PURGE: &str = "media.purge";
 

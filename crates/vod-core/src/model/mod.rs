@@ -7,6 +7,10 @@ pub mod identity;
 pub mod job;
 pub mod media;
 pub mod object;
+pub mod refresh;
+pub mod stream;
+pub mod template;
+pub mod template_change;
 pub mod url_upload;
 
 pub use app::{AppInfo, AppPolicyAttachment, AppStatus, AppType, IdentityType, SYSTEM_APP_POLICIES};
@@ -16,3 +20,6 @@ pub use identity::{AccessKey, Account, KeyStatus, User};
 pub use job::{Job, JobStatus, NewJob};
 pub use media::{Media, MediaKey, MediaScope, MediaStatus, MediaType};
 pub use object::{ManifestPart, MultipartUpload, ObjectType, StoredObject, UploadPart};
+pub use stream::{MediaStream, Publication, SnapshotSet};
+pub use template::{AudioSpec, TemplateGroup, TranscodeTemplate, VideoSpec};
+pub use template_change::{GroupChange, GroupRefusal};

@@ -37,6 +37,13 @@ pub struct MediaConfig {
     /// How long `upload_allowed` answers are cached per media (revocation delay on other
     /// nodes), milliseconds.
     pub revocation_cache_ms: u64,
+    /// The playback edge's public base URL (`OutputType=cdn` play URLs, covers, snapshots).
+    /// `VODSTACK_EDGE_PUBLIC_URL` sets it.
+    pub play_base_url: String,
+    /// Type-A URL authentication of play URLs: the edge's private key (empty = off) and how
+    /// long a signed URL lives after its timestamp. `VODSTACK_EDGE_AUTH_KEY`.
+    pub play_auth_key: String,
+    pub play_auth_ttl_secs: i64,
 }
 
 impl Default for MediaConfig {
@@ -46,6 +53,9 @@ impl Default for MediaConfig {
             bucket: "outin-vodstack".into(),
             credential_ttl_secs: 3000,
             revocation_cache_ms: 5000,
+            play_base_url: "http://127.0.0.1:8090".into(),
+            play_auth_key: String::new(),
+            play_auth_ttl_secs: 1800,
         }
     }
 }
@@ -60,6 +70,21 @@ impl MediaConfig {
     /// percent-encoded except for `/` (RFC 3986 unreserved characters stay as they are).
     pub fn object_url(&self, key: &str) -> String {
         format!("{}/{}/{}", self.endpoint(), self.bucket, encode_key(key))
+    }
+
+    /// The playback (CDN) URL of an object: `<play_base_url>/<bucket>/<key>`, key encoded as
+    /// in [`Self::object_url`].
+    pub fn play_url(&self, bucket: &str, key: &str) -> String {
+        format!(
+            "{}/{bucket}/{}",
+            self.play_base_url.trim_end_matches('/'),
+            encode_key(key)
+        )
+    }
+
+    /// The (unsigned, path-style) OSS URL of an object of any bucket.
+    pub fn oss_url(&self, bucket: &str, key: &str) -> String {
+        format!("{}/{bucket}/{}", self.endpoint(), encode_key(key))
     }
 
     /// Whether a `StorageLocation` parameter names our storage: the bucket itself, or the
@@ -96,6 +121,11 @@ pub trait MediaEventPlanner: Send + Sync {
     async fn file_upload_complete(&self, media: &Media, size: i64, file_url: &str) -> CoreResult<Vec<NewJob>>;
     /// The delivery jobs of DeleteMediaComplete for `media`.
     async fn delete_media_complete(&self, media: &Media) -> CoreResult<Vec<NewJob>>;
+    /// The delivery jobs of DeleteMediaComplete (`DeleteType` stream) for the streams of
+    /// the transcode runs `job_ids` (DeleteStream).
+    async fn delete_streams_complete(&self, _media: &Media, _job_ids: &[String]) -> CoreResult<Vec<NewJob>> {
+        Ok(Vec::new())
+    }
 }
 
 /// No callbacks: UserData only has to be a JSON object; events go nowhere.
@@ -134,6 +164,34 @@ pub fn check_user_data_json(raw: &str) -> CoreResult<()> {
 pub fn processing_job(kind: &str, media_id: &str, generation: i64) -> NewJob {
     let mut job = NewJob::new(kind, json!({"v": 1, "media_id": media_id, "generation": generation}), 5);
     job.unique_key = Some(format!("{kind}:{media_id}:{generation}"));
+    job
+}
+
+/// The one processing job a new source of `media` (at `generation`) causes: `media.transcode`
+/// (which probes first) when the media wants transcoding, else `media.probe` for audio and
+/// video; none for other files. One job per source, so the source is read once.
+pub fn processing_job_for(media: &Media, generation: i64) -> Option<NewJob> {
+    if !media.media_type.is_av() {
+        return None;
+    }
+    let kind = if media.wants_transcode() {
+        JOB_MEDIA_TRANSCODE
+    } else {
+        JOB_MEDIA_PROBE
+    };
+    Some(processing_job(kind, &media.media_id, generation))
+}
+
+/// A `media.purge` job for the objects of one transcode run of a media that stays
+/// (DeleteStream): `<prefix>streams/<job_id>/`.
+pub fn purge_run_job(media: &Media, job_id: &str) -> NewJob {
+    let prefix = format!("{}streams/{job_id}/", object_prefix_of(media.scope, &media.media_id));
+    let mut job = NewJob::new(
+        JOB_MEDIA_PURGE,
+        json!({"v": 1, "media_id": media.media_id, "bucket": media.storage_location, "prefix": prefix}),
+        10,
+    );
+    job.unique_key = Some(format!("{JOB_MEDIA_PURGE}:{}:{job_id}", media.media_id));
     job
 }
 
@@ -266,11 +324,8 @@ impl MediaService {
             _ => (MediaStatus::Normal, None),
         };
         let mut jobs = Vec::new();
-        if damaged.is_none() && media.media_type.is_av() {
-            jobs.push(processing_job(JOB_MEDIA_PROBE, &media.media_id, generation));
-            if media.wants_transcode() {
-                jobs.push(processing_job(JOB_MEDIA_TRANSCODE, &media.media_id, generation));
-            }
+        if damaged.is_none() {
+            jobs.extend(processing_job_for(media, generation));
         }
         let update = SourceUpdate {
             account_id: media.account_id.clone(),
@@ -366,12 +421,7 @@ impl MediaService {
         file_url: &str,
     ) -> CoreResult<Vec<NewJob>> {
         let mut jobs = self.events().file_upload_complete(media, size, file_url).await?;
-        if media.media_type.is_av() {
-            jobs.push(processing_job(JOB_MEDIA_PROBE, &media.media_id, generation));
-            if media.wants_transcode() {
-                jobs.push(processing_job(JOB_MEDIA_TRANSCODE, &media.media_id, generation));
-            }
-        }
+        jobs.extend(processing_job_for(media, generation));
         Ok(jobs)
     }
 }
@@ -461,6 +511,11 @@ mod tests {
         assert!(c.is_storage_location("outin-vodstack.oss-cn-shanghai.aliyuncs.com"));
         assert!(!c.is_storage_location("outin-vodstack2"));
         assert!(!c.is_storage_location("other"));
+        assert_eq!(
+            c.play_url("b", "sv/x y/LD.m3u8"),
+            "http://127.0.0.1:8090/b/sv/x%20y/LD.m3u8"
+        );
+        assert_eq!(c.oss_url("b", "k/1.mp4"), "http://oss.local:9000/b/k/1.mp4");
         assert!(check_user_data_json("").is_ok());
         assert!(check_user_data_json(r#"{"Extend":"x"}"#).is_ok());
         assert!(check_user_data_json("[1]").is_err());
