@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib.sh
 source scripts/lib.sh
-# ffprobe: the media probe of URL uploads (UploadMediaByURL).
+# ffmpeg/ffprobe: probing and transcoding.
 ensure_apt ffmpeg ffprobe
 cargo build --release -p vod-server
 exec target/release/vodstack serve "$@"

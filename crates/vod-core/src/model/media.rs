@@ -18,7 +18,7 @@
 //!
 //! A media is *damaged* when [`Media::damaged`] holds a reason. That happens exactly when
 //! (1) the object completed for its upload address is empty (0 bytes): nothing can be
-//! decoded from it, or (2) the probe job of the processing issue finds that the current
+//! decoded from it, or (2) the probe (first step of every processing job) finds that the current
 //! source cannot be decoded (`MediaRepo::set_media_damaged`, guarded by the source
 //! generation). A damaged media has status `UploadFail`; its upload credentials are revoked
 //! (`UploadEvents::upload_allowed` is false), RefreshUploadVideo / RefreshUploadMedia answer
@@ -244,7 +244,7 @@ pub struct Media {
     pub md5: Option<String>,
     /// The source URL on the OSS endpoint (unsigned), once uploaded.
     pub file_url: String,
-    /// Filled by the probe (processing issue).
+    /// Filled by the probe (`vod-processing`).
     pub duration: Option<f64>,
     pub width: Option<i64>,
     pub height: Option<i64>,
