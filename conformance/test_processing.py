@@ -307,7 +307,8 @@ def test_processing_events(servers, tmp_path):
 
     receiver = Receiver()
     try:
-        srv = processing_server(servers)
+        srv = processing_server(servers, VODSTACK_PROCESSING__SNAPSHOT_COUNT="3",
+                                VODSTACK_PROCESSING__SNAPSHOT_INTERVAL_MS="500")
         client = srv.vod()
         client.set_message_callback(vm.SetMessageCallbackRequest(
             callback_type="HTTP", callback_url=receiver.url,
@@ -326,9 +327,20 @@ def test_processing_events(servers, tmp_path):
         assert len(streams) == 2
         snap = receiver.wait(lambda e: e.get("VideoId") == vid and e.get("EventType") == "SnapshotComplete")[0][1]
         assert snap["Status"] == "success" and snap["CoverUrl"].endswith(".jpg")
-        assert snap["SnapshotInfos"][0]["SnapshotType"] == "CoverSnapshot"
-        assert snap["SnapshotInfos"][0]["SnapshotCount"] == 1
-        assert "{SnapshotCount}" in snap["SnapshotInfos"][0]["SnapshotRegular"]
+        kinds = {i["SnapshotType"]: i for i in snap["SnapshotInfos"]}
+        assert kinds["CoverSnapshot"]["SnapshotCount"] == 1 and kinds["NormalSnapshot"]["SnapshotCount"] == 3
+        assert "{SnapshotCount}" in kinds["NormalSnapshot"]["SnapshotRegular"]
+        video = client.get_video_info(vm.GetVideoInfoRequest(video_id=vid)).body.video
+        assert len(video.snapshots.snapshot) == 4 and video.snapshots.snapshot[0] == video.cover_url
+        normal = client.list_snapshots(vm.ListSnapshotsRequest(video_id=vid, snapshot_type="NormalSnapshot")).body
+        assert normal.media_snapshot.total == 3
+
+        # An overwrite is transcoded again: new streams, a second TranscodeComplete.
+        overwrite(srv, vid, make_source(tmp_path, "ev2.mp4", seconds=2))
+        done = receiver.wait(lambda e: e.get("VideoId") == vid and e.get("EventType") == "TranscodeComplete"
+                             and e["StreamInfos"][0]["JobId"] != infos[0]["JobId"], timeout=120)[0][1]
+        assert done["Status"] == "success"
+        assert all(i["Duration"] == pytest.approx(2.0, abs=0.3) for i in done["StreamInfos"])
     finally:
         receiver.close()
 

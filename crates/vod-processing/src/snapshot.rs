@@ -119,9 +119,21 @@ impl JobHandler for SnapshotHandler {
     }
 }
 
-/// The cover of a transcode run: one image near the start. `None` (logged) when it fails:
-/// a missing cover does not fail the transcode.
-pub async fn cover_snapshot(
+/// What a transcode run's snapshots add to its publication.
+pub struct RunSnapshots {
+    pub sets: Vec<SnapshotSet>,
+    /// The cover's URL (CoverURL unless the caller set one; first of GetVideoInfo Snapshots).
+    pub cover_url: Option<String>,
+    /// Every image URL, cover first (GetVideoInfo `Snapshots`).
+    pub urls: Vec<String>,
+    /// One SnapshotComplete with a SnapshotInfo per set.
+    pub event_jobs: Vec<NewJob>,
+}
+
+/// The snapshots a transcode run takes: the cover (`processing.cover`, one image near the
+/// start) and `processing.snapshot_count` normal snapshots every `snapshot_interval_ms`.
+/// A failure is logged and leaves that set out: snapshots do not fail the transcode.
+pub async fn run_snapshots(
     p: &Processing,
     media: &Media,
     source: &Path,
@@ -129,31 +141,82 @@ pub async fn cover_snapshot(
     work: &Path,
     run: &str,
     ctx: &JobContext,
-) -> Result<Option<(SnapshotSet, String, Vec<NewJob>)>, JobError> {
-    let spec = SnapshotSpec {
-        offset_ms: p.config.cover_offset_ms,
-        count: 1,
-        interval_ms: 0,
-        width: None,
-        height: None,
-        prefix: "cover".into(),
+) -> Result<Option<RunSnapshots>, JobError> {
+    let mut wanted = Vec::new();
+    if p.config.cover {
+        let spec = SnapshotSpec {
+            offset_ms: p.config.cover_offset_ms,
+            count: 1,
+            interval_ms: 0,
+            width: None,
+            height: None,
+            prefix: "cover".into(),
+        };
+        wanted.push((run.to_string(), spec, SNAPSHOT_COVER));
+    }
+    if p.config.snapshot_count > 0 {
+        let spec = SnapshotSpec {
+            offset_ms: p.config.cover_offset_ms,
+            count: p.config.snapshot_count,
+            interval_ms: p.config.snapshot_interval_ms.max(1),
+            width: None,
+            height: None,
+            prefix: "normal".into(),
+        };
+        wanted.push((crate::derived_id(&[run, "normal"]), spec, SNAPSHOT_NORMAL));
+    }
+    let mut out = RunSnapshots {
+        sets: Vec::new(),
+        cover_url: None,
+        urls: Vec::new(),
+        event_jobs: Vec::new(),
     };
-    let (set, result) = match take(p, media, source, info, work, run, "cover", &spec, SNAPSHOT_COVER, ctx).await {
-        Ok((Some(set), result)) => (set, result),
-        Ok((None, _)) => return Ok(None),
-        Err(TakeError::Job(e)) => return Err(e),
-        Err(TakeError::Tool(e)) => {
-            tracing::warn!(media = %media.media_id, error = %e, "cover snapshot failed");
-            return Ok(None);
+    let mut infos = Vec::new();
+    for (set_id, spec, kind) in wanted {
+        match take(
+            p,
+            media,
+            source,
+            info,
+            work,
+            &set_id,
+            &spec.prefix.clone(),
+            &spec,
+            kind,
+            ctx,
+        )
+        .await
+        {
+            Ok((Some(set), result)) => {
+                if kind == SNAPSHOT_COVER {
+                    out.cover_url = result.cover_url.clone();
+                }
+                out.urls
+                    .extend(set.keys.iter().map(|k| p.media.play_url(&set.bucket, k)));
+                infos.extend(result.infos);
+                out.sets.push(set);
+            }
+            Ok((None, _)) => {}
+            Err(TakeError::Job(e)) => return Err(e),
+            Err(TakeError::Tool(e)) => {
+                tracing::warn!(media = %media.media_id, error = %e, "{kind} failed");
+            }
         }
-    };
-    let Some(url) = result.cover_url.clone() else {
+    }
+    if out.sets.is_empty() {
         return Ok(None);
+    }
+    let result = SnapshotResult {
+        video_id: media.media_id.clone(),
+        sub_type: None,
+        cover_url: out.cover_url.clone(),
+        infos,
+        error: None,
     };
-    let jobs = events::snapshot_event(p, media, None, run, &result)
+    out.event_jobs = events::snapshot_event(p, media, None, run, &result)
         .await
         .map_err(|e| JobError::retry(e.to_string()))?;
-    Ok(Some((set, url, jobs)))
+    Ok(Some(out))
 }
 
 enum TakeError {

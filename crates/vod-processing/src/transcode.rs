@@ -24,7 +24,7 @@ use vod_media::ToolError;
 
 use crate::outputs::{key_for, run_prefix, upload_file};
 use crate::probe::{current_media, probe_source, publish_original};
-use crate::snapshot::cover_snapshot;
+use crate::snapshot::run_snapshots;
 use crate::{Processing, derived_id, events};
 
 /// The payload of `media.transcode` (`vod_core::service::media::processing_job` writes the
@@ -185,14 +185,13 @@ impl JobHandler for TranscodeHandler {
         let mut jobs = events::transcode_events(p, &media, payload.user_data.as_deref(), &job.id, &infos)
             .await
             .map_err(|e| JobError::retry(e.to_string()))?;
-        if p.config.cover && info.has_video {
-            let cover = cover_snapshot(p, &media, &source, &info, &work.0, &job.id, ctx).await?;
-            if let Some((set, url, event_jobs)) = cover {
-                publication.cover_url = Some(url.clone());
-                publication.snapshots = Some(vec![url]);
-                publication.snapshot_sets.push(set);
-                jobs.extend(event_jobs);
-            }
+        if info.has_video
+            && let Some(shots) = run_snapshots(p, &media, &source, &info, &work.0, &job.id, ctx).await?
+        {
+            publication.cover_url = shots.cover_url;
+            publication.snapshots = Some(shots.urls);
+            publication.snapshot_sets = shots.sets;
+            jobs.extend(shots.event_jobs);
         }
         let count = publication.streams.len();
         match p.store.publish(&publication, &jobs).await {
