@@ -101,7 +101,8 @@ def play_infos(srv, vid: str, **kw) -> list:
 
 def ffprobe_url(url: str) -> dict:
     out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", url],
-                         check=True, capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, f"ffprobe {url}: {out.stderr}"
     return json.loads(out.stdout)
 
 
@@ -355,10 +356,15 @@ def test_type_a_url_auth_on_the_edge(servers, tmp_path):
     bare = mp4.play_url.split("?")[0]
     assert requests.get(bare, timeout=10).status_code == 403
     assert requests.get(bare + "?auth_key=1-0-0-" + "0" * 32, timeout=10).status_code == 403
-    # HLS through an authenticated edge: ffprobe follows the playlist with the signed URL.
+    # HLS through an authenticated edge: the playlist's segment URIs come signed, so a
+    # player (ffprobe here) plays the whole stream from the one signed URL.
     m3u8 = next(p for p in play_infos(srv, vid) if p.format == "m3u8")
     r = requests.get(m3u8.play_url, timeout=10)
-    assert r.status_code == 200 and b"#EXTM3U" in r.content
+    assert r.status_code == 200 and b"#EXTM3U" in r.content and b".ts?auth_key=" in r.content, r.text
+    assert float(ffprobe_url(m3u8.play_url)["format"]["duration"]) == pytest.approx(2.0, abs=0.4)
+    seg = next(l for l in r.text.splitlines() if l.endswith(".ts") or ".ts?" in l)
+    bare_seg = m3u8.play_url.split("?")[0].rsplit("/", 1)[0] + "/" + seg.split("?")[0]
+    assert requests.get(bare_seg, timeout=10).status_code == 403
 
 
 def test_ice_media_is_probed_and_ready(servers, tmp_path):

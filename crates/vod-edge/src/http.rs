@@ -122,8 +122,16 @@ async fn serve(edge: &Arc<Edge>, req: &Parts) -> Result<Resp, Refusal> {
     if !cfg.buckets.is_empty() && !cfg.buckets.contains(&bucket) {
         return Err((StatusCode::NOT_FOUND, "no such object".into()));
     }
+    let mut sign_playlist = None;
     if let Some(secret) = cfg.auth_key.as_deref().filter(|k| !k.is_empty()) {
         check_auth(raw_path, req.uri.query(), secret, cfg.auth_ttl_secs)?;
+        if crate::playlist::is_playlist(&key) {
+            sign_playlist = req
+                .uri
+                .query()
+                .map(form_decode_pairs)
+                .and_then(|q| q.into_iter().find(|(k, _)| k == "auth_key").map(|(_, v)| (secret, v)));
+        }
     }
     let cache_key = crate::disk::cache_key(&bucket, &key);
     let mut source = match edge.store.get(&cache_key) {
@@ -238,6 +246,32 @@ async fn serve(edge: &Arc<Edge>, req: &Parts) -> Result<Resp, Refusal> {
         Source::Fill(f) => fill_body(edge, f.clone(), body_range).await?,
         Source::Origin(o) => miss_body(edge, meta.clone(), o.clone(), body_range).await?,
     };
+    // Authenticated HLS: the playlist's segment URIs get their own auth_key.
+    // (Players such as ffmpeg ask for `bytes=0-`: a range of the whole playlist counts.)
+    if let Some((secret, auth)) = sign_playlist
+        && range.as_ref().is_none_or(|r| r.start == 0 && r.end == meta.size)
+        && meta.size <= crate::playlist::MAX_REWRITE_BYTES
+    {
+        let bytes = axum::body::to_bytes(body, crate::playlist::MAX_REWRITE_BYTES as usize + 1)
+            .await
+            .map_err(|e| (StatusCode::BAD_GATEWAY, format!("reading the playlist: {e}")))?;
+        let signed = std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|text| crate::playlist::sign_segments(text, raw_path, &auth, secret));
+        let out = match signed {
+            Some(text) => {
+                if let Some(h) = builder.headers_mut() {
+                    h.insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
+                    h.remove(header::ETAG);
+                    h.remove(header::CONTENT_RANGE);
+                }
+                builder = builder.status(StatusCode::OK);
+                Body::from(text)
+            }
+            None => Body::from(bytes),
+        };
+        return Ok(builder.body(out).unwrap_or_default());
+    }
     Ok(builder.body(body).unwrap_or_default())
 }
 

@@ -31,6 +31,7 @@ pub mod hot;
 pub mod http;
 pub mod mime;
 pub mod origin;
+pub mod playlist;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -132,10 +132,13 @@ pub async fn run(common: &Common, args: &EdgeArgs) -> anyhow::Result<Report> {
     let warning = edge.stop().await;
     stop_nginx(&mut nginx_child).await;
     let (rows, checks, notes) = result.with_context(|| format!("edge output:\n{log}"))?;
+    let load_end = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let first3 = |l: &str| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
     let mut all_notes = vec![
         format!(
-            "load average at start: {}",
-            load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+            "load average at start: {}, at end: {} (other work on the 2 cores skews the ratios)",
+            first3(&load),
+            first3(&load_end)
         ),
         format!(
             "wrk -t2 -c{} against one URL per size; the edge serves cache hits (X-Cache: HIT checked first); \
