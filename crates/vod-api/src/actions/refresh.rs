@@ -15,6 +15,7 @@ use vod_core::model::media::{MediaKey, MediaScope};
 use vod_core::model::refresh::{
     MediaRefreshJob, MediaRefreshRequest, RefreshFilter, RefreshObjectType, RefreshTaskType,
 };
+use vod_core::model::template::DEFINITIONS;
 use vod_core::now_ms;
 use vod_wire::timefmt::iso8601;
 use vod_wire::{ApiError, Params};
@@ -28,8 +29,6 @@ use crate::error::core_to_api;
 const MAX_MEDIA_IDS: usize = 20;
 /// `Formats` values (the seed page's list).
 const FORMATS: &[&str] = &["mp4", "m3u8", "mp3", "flv", "webm", "ts"];
-/// `Definitions` values (media parameter reference; `FHD` is a legacy name).
-const DEFINITIONS: &[&str] = &["FD", "LD", "SD", "HD", "FHD", "2K", "4K", "OD", "SQ", "HQ", "AUTO"];
 const STREAM_TYPES: &[&str] = &["video", "audio"];
 
 /// A comma list whose items must each be one of `allowed` (case-insensitively); returned in
