@@ -11,6 +11,7 @@ mod cases;
 mod cpu;
 mod edge_server;
 mod load;
+mod nginx;
 mod proc;
 mod report;
 mod sign;

@@ -9,7 +9,7 @@
 //! submitted with `VOD_NO_TRANSCODE`, so only the pull itself is measured.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::Common;
+use crate::nginx::{NginxConf, find_program, start_nginx, stop_nginx};
 use crate::proc::{self, ACCESS_KEY_ID, ACCESS_KEY_SECRET};
 use crate::report::{Check, Report, Row};
 use crate::sign::V3Signer;
@@ -57,7 +58,7 @@ pub async fn run(common: &Common, args: &UrlPullArgs) -> anyhow::Result<Report> 
     let size = std::fs::metadata(&file)?.len();
 
     let addr = proc::free_addr()?;
-    let mut origin = start_nginx(&nginx, work.path(), &www, addr).await?;
+    let mut origin = start_nginx(&nginx, work.path(), &www, addr, &ORIGIN).await?;
     let url = format!("http://{addr}/media.mkv");
     let result = async {
         eprintln!("url-pull: curl of {url}");
@@ -113,25 +114,13 @@ pub async fn run(common: &Common, args: &UrlPullArgs) -> anyhow::Result<Report> 
     })
 }
 
-fn find_program(candidates: &[&str]) -> anyhow::Result<PathBuf> {
-    for c in candidates {
-        let p = Path::new(c);
-        if p.is_absolute() && p.is_file() {
-            return Ok(p.to_path_buf());
-        }
-        if !p.is_absolute()
-            && let Some(path) = std::env::var_os("PATH")
-        {
-            for dir in std::env::split_paths(&path) {
-                let full = dir.join(c);
-                if full.is_file() {
-                    return Ok(full);
-                }
-            }
-        }
-    }
-    bail!("none of {candidates:?} found")
-}
+/// The origin: one worker, plain static serving.
+const ORIGIN: NginxConf = NginxConf {
+    workers: 1,
+    worker_connections: 64,
+    http_extra: "",
+    mime: "video/x-matroska mkv",
+};
 
 /// Raw 1280x720 yuv420p frames in Matroska: `size_mib` MiB, give or take a frame.
 async fn generate(file: &Path, size_mib: u64) -> anyhow::Result<()> {
@@ -164,57 +153,6 @@ async fn generate(file: &Path, size_mib: u64) -> anyhow::Result<()> {
         bail!("ffmpeg failed ({status})");
     }
     Ok(())
-}
-
-async fn start_nginx(nginx: &Path, dir: &Path, www: &Path, addr: SocketAddr) -> anyhow::Result<tokio::process::Child> {
-    let d = dir.display();
-    let conf = dir.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n\
-               client_body_temp_path {d}/cb;\n  proxy_temp_path {d}/px;\n  fastcgi_temp_path {d}/fc;\n\
-               uwsgi_temp_path {d}/uw;\n  scgi_temp_path {d}/sc;\n\
-               types {{ video/x-matroska mkv; }}\n\
-               server {{ listen {addr}; root {}; }}\n}}\n",
-            www.display()
-        ),
-    )?;
-    let child = tokio::process::Command::new(nginx)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot start nginx")?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(addr).await.is_err() {
-        if Instant::now() >= deadline {
-            let log = std::fs::read_to_string(dir.join("nginx-error.log")).unwrap_or_default();
-            bail!("nginx did not listen on {addr}: {log}");
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    Ok(child)
-}
-
-async fn stop_nginx(child: &mut tokio::process::Child) {
-    if let Some(pid) = child.id().and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
-        // QUIT: graceful shutdown of the master and its worker.
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::QUIT);
-    }
-    if tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .is_err()
-    {
-        let _ = child.kill().await;
-    }
 }
 
 /// Seconds for `curl -o out URL` plus an fsync of `out`.

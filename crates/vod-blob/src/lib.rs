@@ -10,6 +10,7 @@
 
 pub mod contract;
 pub mod objects;
+pub mod range;
 pub mod store;
 
 pub use objects::{

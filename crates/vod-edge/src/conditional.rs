@@ -69,37 +69,8 @@ pub fn decide(h: &HeaderMap, etag: &str, last_modified: i64, size: u64, head: bo
     }
 }
 
-/// A `bytes=` range against an object of `size` bytes: `None` to ignore it (malformed or
-/// several ranges: the whole object is sent), `Some(Err)` when nothing of it exists (416).
-pub fn parse_range(spec: &str, size: u64) -> Option<Result<Range<u64>, ()>> {
-    let spec = spec.trim().strip_prefix("bytes=")?.trim();
-    if spec.contains(',') {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let (a, b) = (a.trim(), b.trim());
-    if a.is_empty() {
-        let n: u64 = b.parse().ok()?;
-        if n == 0 || size == 0 {
-            return Some(Err(()));
-        }
-        return Some(Ok(size.saturating_sub(n)..size));
-    }
-    let start: u64 = a.parse().ok()?;
-    let end = if b.is_empty() {
-        size
-    } else {
-        let last: u64 = b.parse().ok()?;
-        if last < start {
-            return None;
-        }
-        last.saturating_add(1).min(size)
-    };
-    if start >= size {
-        return Some(Err(()));
-    }
-    Some(Ok(start..end))
-}
+/// A `bytes=` range against an object of `size` bytes (see `vod_blob::range`).
+pub use vod_blob::range::parse_byte_range as parse_range;
 
 #[cfg(test)]
 mod tests {

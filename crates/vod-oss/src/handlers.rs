@@ -588,36 +588,12 @@ async fn list_uploads(svc: &Arc<OssService>, r: &Req, caller: &Caller) -> OssRes
 /// malformed or several ranges: the whole object is sent, as OSS does), `Some(Err)` when it
 /// starts past the end (416).
 fn parse_range(h: Option<&str>, size: u64) -> Option<Result<Range<u64>, ()>> {
-    let spec = h?.trim().strip_prefix("bytes=")?.trim();
-    if spec.contains(',') {
+    let spec = h?;
+    // OSS sends the whole object for a zero-length suffix instead of 416.
+    if vod_blob::range::is_empty_suffix(spec) {
         return None;
     }
-    let (a, b) = spec.split_once('-')?;
-    let (a, b) = (a.trim(), b.trim());
-    if a.is_empty() {
-        let n: u64 = b.parse().ok()?;
-        if n == 0 {
-            return None;
-        }
-        if size == 0 {
-            return Some(Err(()));
-        }
-        return Some(Ok(size.saturating_sub(n)..size));
-    }
-    let start: u64 = a.parse().ok()?;
-    let end = if b.is_empty() {
-        size
-    } else {
-        let last: u64 = b.parse().ok()?;
-        if last < start {
-            return None;
-        }
-        last.saturating_add(1).min(size)
-    };
-    if start >= size {
-        return Some(Err(()));
-    }
-    Some(Ok(start..end))
+    vod_blob::range::parse_byte_range(spec, size)
 }
 
 async fn get_object(svc: &Arc<OssService>, r: &Req, caller: &Caller) -> OssResult {
@@ -711,6 +687,7 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=0-1,3-4"), 10), None);
         assert_eq!(parse_range(Some("items=0-1"), 10), None);
         assert_eq!(parse_range(Some("bytes=x-1"), 10), None);
+        assert_eq!(parse_range(Some("bytes=-0"), 10), None, "OSS: the whole object");
     }
 
     #[test]

@@ -35,15 +35,15 @@ pub fn context(config: &Config, store: &Arc<dyn MetaStore>) -> Option<Arc<Proces
 
 /// Warns at start-up when ffmpeg or ffprobe cannot be run (processing jobs would retry
 /// until they give up).
-pub async fn check_tools(config: &Config) {
-    if !config.processing.enabled {
+pub async fn check_tools(config: vod_processing::ProcessingConfig) {
+    if !config.enabled {
         return;
     }
-    let tools = vod_media::Tools::new(&config.processing.ffmpeg, &config.processing.ffprobe);
+    let tools = vod_media::Tools::new(&config.ffmpeg, &config.ffprobe);
     if !tools.available().await {
         tracing::warn!(
-            ffmpeg = %config.processing.ffmpeg,
-            ffprobe = %config.processing.ffprobe,
+            ffmpeg = %config.ffmpeg,
+            ffprobe = %config.ffprobe,
             "ffmpeg/ffprobe cannot be run: uploads will not be probed or transcoded until they are installed"
         );
     }

@@ -87,7 +87,8 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         crate::jobs::handlers(&config, &store, &boot.master_key),
     );
     print_jobs_line(&config, &jobs);
-    crate::processing::check_tools(&config).await;
+    // Off the start-up path: a missing ffmpeg is only worth a warning.
+    tokio::spawn(crate::processing::check_tools(config.processing.clone()));
     wake_state.set_job_wake(jobs.notifier());
     let workers = jobs.start(jobs_stopped);
 

@@ -33,7 +33,9 @@ use crate::report::{Check, Report, Row};
 
 mod tools;
 
-use tools::{find_program, keep_best, pids, run_wrk, start_nginx, stop_nginx};
+use tools::{keep_best, pids, run_wrk};
+
+use crate::nginx::{NginxConf, find_program, start_nginx, stop_nginx};
 
 const MIN_RATIO: f64 = 0.8;
 const MAX_PURGE_P99_MS: f64 = 50.0;
@@ -98,7 +100,7 @@ pub async fn run(common: &Common, args: &EdgeArgs) -> anyhow::Result<Report> {
     let edge_dir = work.path().join("edge");
 
     let nginx_addr = proc::free_addr()?;
-    let mut nginx_child = start_nginx(&nginx, work.path(), &www, nginx_addr).await?;
+    let mut nginx_child = start_nginx(&nginx, work.path(), &www, nginx_addr, &tuned_nginx()).await?;
     eprintln!(
         "edge: starting the edge (importing {} MiB of objects)",
         args.preload_mib + 2
@@ -449,4 +451,14 @@ async fn wait_for_hit(addr: SocketAddr, path: &str) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     bail!("{path} never became a cache hit")
+}
+
+/// nginx as a static server tuned for many small requests: one worker per core.
+fn tuned_nginx() -> NginxConf {
+    NginxConf {
+        workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        worker_connections: 1024,
+        http_extra: "  tcp_nodelay on;\n  keepalive_requests 1000000;\n  open_file_cache max=1000 inactive=60s;\n",
+        mime: "video/mp2t ts",
+    }
 }

@@ -1,13 +1,11 @@
 //! Tools of the edge case: wrk (run, parse), nginx (start, stop), the CPU time of the
 //! servers under load, and best-of-N runs.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use tokio::net::TcpStream;
 
 use crate::Common;
 use crate::report::Row;
@@ -127,83 +125,6 @@ fn parse_wrk(out: &str) -> Option<Row> {
         }
     }
     (row.per_sec > 0.0).then_some(row)
-}
-
-pub fn find_program(candidates: &[&str]) -> anyhow::Result<PathBuf> {
-    for c in candidates {
-        let p = Path::new(c);
-        if p.is_absolute() {
-            if p.is_file() {
-                return Ok(p.to_path_buf());
-            }
-            continue;
-        }
-        if let Some(path) = std::env::var_os("PATH") {
-            for dir in std::env::split_paths(&path) {
-                if dir.join(c).is_file() {
-                    return Ok(dir.join(c));
-                }
-            }
-        }
-    }
-    bail!("none of {candidates:?} found")
-}
-
-pub async fn start_nginx(
-    nginx: &Path,
-    dir: &Path,
-    www: &Path,
-    addr: SocketAddr,
-) -> anyhow::Result<tokio::process::Child> {
-    let d = dir.display();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let conf = dir.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon off;\nworker_processes {workers};\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log;\n\
-             events {{ worker_connections 1024; }}\n\
-             http {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  tcp_nodelay on;\n\
-               keepalive_requests 1000000;\n  open_file_cache max=1000 inactive=60s;\n\
-               client_body_temp_path {d}/cb;\n  proxy_temp_path {d}/px;\n  fastcgi_temp_path {d}/fc;\n\
-               uwsgi_temp_path {d}/uw;\n  scgi_temp_path {d}/sc;\n\
-               types {{ video/mp2t ts; }}\n\
-               server {{ listen {addr}; root {}; }}\n}}\n",
-            www.display()
-        ),
-    )?;
-    let child = tokio::process::Command::new(nginx)
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot start nginx")?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(addr).await.is_err() {
-        if Instant::now() >= deadline {
-            let log = std::fs::read_to_string(dir.join("nginx-error.log")).unwrap_or_default();
-            bail!("nginx did not listen on {addr}: {log}");
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    Ok(child)
-}
-
-pub async fn stop_nginx(child: &mut tokio::process::Child) {
-    if let Some(pid) = child.id().and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::QUIT);
-    }
-    if tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .is_err()
-    {
-        let _ = child.kill().await;
-    }
 }
 
 #[cfg(test)]

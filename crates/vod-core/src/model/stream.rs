@@ -78,8 +78,9 @@ pub struct Publication {
     pub now_ms: i64,
 }
 
-/// Definitions in the order play lists (PlayInfoList, refresh URLs) list them.
-pub const DEFINITION_ORDER: &[&str] = &["FD", "LD", "SD", "HD", "FHD", "2K", "4K", "OD", "SQ", "HQ", "AUTO"];
+/// Definitions in the order play lists (PlayInfoList, refresh URLs) list them: the
+/// definitions table itself, lowest first.
+pub const DEFINITION_ORDER: &[&str] = super::template::DEFINITIONS;
 
 /// The streams a request's filters select (GetPlayInfo, RefreshMediaPlayUrls): each filter
 /// list matches case-insensitively and an empty list matches all; `single` keeps the newest
