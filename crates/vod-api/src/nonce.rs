@@ -9,7 +9,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use tokio::sync::{mpsc, oneshot};
-use vod_core::ports::MetaStore;
+use vod_core::ports::{BackendKind, MetaStore};
 use vod_core::{CoreError, now_ms};
 
 type Reply = oneshot::Sender<Result<bool, String>>;
@@ -65,11 +65,16 @@ impl NonceGuard {
     }
 }
 
-/// Batches waiting requests and records each batch with one statement. Up to
-/// `IN_FLIGHT` batches are written at once, so a slow commit does not stall the next batch.
+/// Batches waiting requests and records each batch with one statement. On PostgreSQL up to
+/// four batches are written at once, so a slow commit does not stall the next batch; SQLite
+/// has one writer, so there one batch at a time collects everything that waits meanwhile
+/// (concurrent small commits would only queue on its lock and checkpoint more often).
 async fn writer(store: Arc<dyn MetaStore>, mut rx: mpsc::Receiver<(String, i64, Reply)>) {
-    const IN_FLIGHT: usize = 4;
-    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let in_flight = match store.kind() {
+        BackendKind::Sqlite => 1,
+        BackendKind::Postgres => 4,
+    };
+    let slots = Arc::new(tokio::sync::Semaphore::new(in_flight));
     while let Some(first) = rx.recv().await {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;

@@ -11,6 +11,7 @@ mod identity;
 mod jobs;
 mod media;
 mod media_search;
+mod nonce_journal;
 mod nonces;
 mod objects;
 mod open;

@@ -1,26 +1,68 @@
-//! `NonceRepo` for `SqlStore`: table `nonces` (replay protection).
+//! `NonceRepo` for `SqlStore` (replay protection): on SQLite the [`NonceJournal`] beside the
+//! database file, on PostgreSQL the `nonces` table.
+//!
+//! [`NonceJournal`]: crate::nonce_journal::NonceJournal
 
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use vod_core::CoreResult;
 use vod_core::ports::NonceRepo;
+use vod_core::{CoreError, CoreResult};
 
 use crate::error::map;
 use crate::store::{SqlStore, get};
 
-/// Rows per INSERT statement (two bound values each; far below SQLite's variable limit).
+/// Nonces per statement (the look-up after a partial insert binds one value each).
 const CHUNK: usize = 400;
+
+/// One statement text whatever the batch size (prepared once per connection): `$1` the batch
+/// token, `$2` a JSON array of `[nonce, expires_at]` pairs in nonce order.
+const INSERT_SQL: &str = "INSERT INTO nonces (nonce, expires_at, batch) \
+     SELECT e ->> 0, (e ->> 1)::BIGINT, $1 \
+     FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(e, i) ORDER BY i \
+     ON CONFLICT (nonce) DO NOTHING";
 
 #[async_trait]
 impl NonceRepo for SqlStore {
-    /// One multi-row `INSERT … ON CONFLICT DO NOTHING` per chunk, tagged with a batch token:
-    /// when fewer rows than nonces went in, the rows carrying the token are the new ones.
-    /// The unique key makes this atomic across connections and
-    /// processes (a concurrent insert of the same nonce waits for the first and inserts
-    /// nothing). Rows go in nonce order so overlapping batches take their locks in the same
-    /// order and cannot deadlock. Within a batch, only a nonce's first occurrence can be new.
     async fn record_nonces(&self, items: &[(String, i64)]) -> CoreResult<Vec<bool>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        match &self.journal {
+            Some(journal) => {
+                let (journal, items) = (journal.clone(), items.to_vec());
+                tokio::task::spawn_blocking(move || journal.record(&items))
+                    .await
+                    .map_err(|e| CoreError::Internal(format!("nonce journal task: {e}")))?
+            }
+            None => self.record_nonces_in_table(items).await,
+        }
+    }
+
+    async fn purge_nonces(&self, now_ms: i64) -> CoreResult<u64> {
+        if let Some(journal) = &self.journal {
+            let journal = journal.clone();
+            return tokio::task::spawn_blocking(move || journal.purge(now_ms))
+                .await
+                .map_err(|e| CoreError::Internal(format!("nonce journal task: {e}")))?;
+        }
+        let done = sqlx::query("DELETE FROM nonces WHERE expires_at < $1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl SqlStore {
+    /// One `INSERT … ON CONFLICT DO NOTHING` per chunk, tagged with a batch token: when fewer
+    /// rows than nonces went in, the rows carrying the token are the new ones. The unique key
+    /// makes this atomic across connections and processes (a concurrent insert of the same
+    /// nonce waits for the first and inserts nothing). Rows go in nonce order so overlapping
+    /// batches take their locks in the same order and cannot deadlock. Within a batch, only a
+    /// nonce's first occurrence can be new.
+    async fn record_nonces_in_table(&self, items: &[(String, i64)]) -> CoreResult<Vec<bool>> {
         let mut result = vec![false; items.len()];
         let mut first: Vec<usize> = Vec::with_capacity(items.len());
         let mut seen = HashSet::with_capacity(items.len());
@@ -30,25 +72,21 @@ impl NonceRepo for SqlStore {
             }
         }
         first.sort_by(|&a, &b| items[a].0.cmp(&items[b].0));
-        let mut inserted: HashSet<String> = HashSet::with_capacity(first.len());
         for chunk in first.chunks(CHUNK) {
             // Common case: no replay, the affected-row count alone says every nonce was new.
-            // Otherwise the rows tagged with this chunk's token are the new ones.
             let token = vod_core::ids::hex_id();
-            let values: Vec<String> = (0..chunk.len())
-                .map(|n| format!("(${}, ${}, $1)", 2 * n + 2, 2 * n + 3))
-                .collect();
-            let sql = format!(
-                "INSERT INTO nonces (nonce, expires_at, batch) VALUES {} ON CONFLICT (nonce) DO NOTHING",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token.as_str());
-            for &i in chunk {
-                q = q.bind(items[i].0.as_str()).bind(items[i].1);
-            }
-            let done = q.execute(&self.pool).await.map_err(map)?;
+            let rows: Vec<(&str, i64)> = chunk.iter().map(|&i| (items[i].0.as_str(), items[i].1)).collect();
+            let rows = serde_json::to_string(&rows).map_err(|e| CoreError::Internal(e.to_string()))?;
+            let done = sqlx::query(INSERT_SQL)
+                .bind(token.as_str())
+                .bind(rows)
+                .execute(&self.pool)
+                .await
+                .map_err(map)?;
             if done.rows_affected() as usize == chunk.len() {
-                inserted.extend(chunk.iter().map(|&i| items[i].0.clone()));
+                for &i in chunk {
+                    result[i] = true;
+                }
                 continue;
             }
             // Through the primary key: the rows carrying this chunk's token went in now.
@@ -58,25 +96,17 @@ impl NonceRepo for SqlStore {
             for &i in chunk {
                 q = q.bind(items[i].0.as_str());
             }
+            let mut inserted: HashSet<String> = HashSet::with_capacity(chunk.len());
             for row in q.fetch_all(&self.pool).await.map_err(map)? {
                 let batch: Option<String> = get(&row, "batch")?;
                 if batch.as_deref() == Some(token.as_str()) {
                     inserted.insert(get::<String>(&row, "nonce")?);
                 }
             }
-        }
-        for i in first {
-            result[i] = inserted.contains(&items[i].0);
+            for &i in chunk {
+                result[i] = inserted.contains(&items[i].0);
+            }
         }
         Ok(result)
-    }
-
-    async fn purge_nonces(&self, now_ms: i64) -> CoreResult<u64> {
-        let done = sqlx::query("DELETE FROM nonces WHERE expires_at < $1")
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(map)?;
-        Ok(done.rows_affected())
     }
 }

@@ -13,6 +13,7 @@ use vod_core::ports::{BackendKind, MetaStore};
 use vod_core::{CoreError, CoreResult};
 
 use crate::error::{map, map_migrate};
+use crate::nonce_journal::NonceJournal;
 use crate::store::SqlStore;
 
 /// Migrations of the SQLite backend (`migrations/sqlite`), embedded at compile time.
@@ -43,15 +44,35 @@ pub async fn open(database_url: &str) -> CoreResult<Arc<dyn MetaStore>> {
 pub async fn open_store(database_url: &str) -> CoreResult<SqlStore> {
     let kind = backend_of(database_url)?;
     install_drivers();
-    let (pool, migrator) = match kind {
-        BackendKind::Sqlite => (connect_sqlite(database_url).await?, &SQLITE_MIGRATOR),
-        BackendKind::Postgres => (connect_postgres(database_url).await?, &POSTGRES_MIGRATOR),
+    let (pool, migrator, file) = match kind {
+        BackendKind::Sqlite => {
+            let (pool, file) = connect_sqlite(database_url).await?;
+            (pool, &SQLITE_MIGRATOR, Some(file))
+        }
+        BackendKind::Postgres => (connect_postgres(database_url).await?, &POSTGRES_MIGRATOR, None),
     };
     if let Err(e) = migrator.run(&pool).await {
         pool.close().await;
         return Err(map_migrate(e));
     }
-    Ok(SqlStore::new(pool, kind))
+    let journal = match file {
+        None => None,
+        Some(file) => match tokio::task::spawn_blocking(move || NonceJournal::open(&file)).await {
+            Ok(Ok(journal)) => Some(journal),
+            Ok(Err(e)) => {
+                pool.close().await;
+                return Err(e);
+            }
+            Err(e) => {
+                pool.close().await;
+                return Err(CoreError::Internal(format!("opening the nonce journal: {e}")));
+            }
+        },
+    };
+    if kind == BackendKind::Sqlite {
+        tokio::spawn(checkpointer(pool.clone()));
+    }
+    Ok(SqlStore::new(pool, kind, journal))
 }
 
 /// Which backend `database_url` names; `InvalidArgument` for anything unsupported.
@@ -96,7 +117,8 @@ pub(crate) fn install_drivers() {
     ONCE.call_once(sqlx::any::install_default_drivers);
 }
 
-async fn connect_sqlite(url: &str) -> CoreResult<AnyPool> {
+/// The pool and the absolute path of the database file.
+async fn connect_sqlite(url: &str) -> CoreResult<(AnyPool, std::path::PathBuf)> {
     // Prepare the file with a native connection: create it (and its directory) and switch
     // it to WAL, which is persistent; changing the journal mode needs an exclusive lock,
     // so it is done once here rather than on every pooled connection.
@@ -131,12 +153,15 @@ async fn connect_sqlite(url: &str) -> CoreResult<AnyPool> {
     let query = url.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
     let any_url = format!("sqlite://{}{query}", encode_path(&absolute));
 
+    // Commits never checkpoint (a checkpoint inside a commit stalls it for its fsyncs):
+    // [`checkpointer`] does it in the background.
     let pragmas = format!(
-        "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+         PRAGMA wal_autocheckpoint = 0;",
         SQLITE_BUSY_TIMEOUT.as_millis()
     );
     let pragmas: Arc<str> = pragmas.into();
-    AnyPoolOptions::new()
+    let pool = AnyPoolOptions::new()
         .max_connections(SQLITE_MAX_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |conn, _meta| {
@@ -148,7 +173,32 @@ async fn connect_sqlite(url: &str) -> CoreResult<AnyPool> {
         })
         .connect(&any_url)
         .await
-        .map_err(map)
+        .map_err(map)?;
+    Ok((pool, absolute))
+}
+
+/// How often the background checkpoint runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies committed WAL frames into the database file in the background, off the commit path
+/// (PASSIVE: never waits for, nor blocks, readers and writers), until the pool closes. Once
+/// a checkpoint has copied everything, the next writer starts the WAL over from its start,
+/// so the WAL stays as small as with SQLite's own auto-checkpoint.
+async fn checkpointer(pool: AnyPool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "SQLite checkpoint failed");
+        }
+    }
 }
 
 /// Percent-encodes a path for a `sqlite://` URL (everything but unreserved characters and `/`).

@@ -1,6 +1,8 @@
 //! `SqlStore`: the one `MetaStore` implementation, over a sqlx `AnyPool` (SQLite or
 //! PostgreSQL), plus the small helpers the repository files share.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
@@ -8,13 +10,16 @@ use vod_core::ports::{BackendKind, MetaStore};
 use vod_core::{CoreError, CoreResult};
 
 use crate::error::map;
+use crate::nonce_journal::NonceJournal;
 
 /// Metadata store over SQLite or PostgreSQL. All SQL is shared between the backends
 /// (`$n` placeholders, `ON CONFLICT`, `RETURNING` work on both); `kind` only picks how a
-/// write transaction starts.
+/// write transaction starts, and where nonces go (SQLite: the [`NonceJournal`] beside the
+/// database file; PostgreSQL: the `nonces` table).
 pub struct SqlStore {
     pub(crate) pool: AnyPool,
     pub(crate) kind: BackendKind,
+    pub(crate) journal: Option<Arc<NonceJournal>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -26,8 +31,8 @@ impl std::fmt::Debug for SqlStore {
 }
 
 impl SqlStore {
-    pub(crate) fn new(pool: AnyPool, kind: BackendKind) -> Self {
-        Self { pool, kind }
+    pub(crate) fn new(pool: AnyPool, kind: BackendKind, journal: Option<Arc<NonceJournal>>) -> Self {
+        Self { pool, kind, journal }
     }
 
     /// The connection pool (for tests and diagnostics; prefer the repository methods).
