@@ -14,6 +14,7 @@ use vod_core::ports::MetaStore;
 
 use crate::objects::{MIN_PART_SIZE, ObjectError, ObjectStore, ObjectWrite};
 use crate::store::{BlobError, BlobStore};
+use crate::writer::Durability;
 
 /// Deterministic pseudo-random bytes (xorshift), different per `seed`.
 pub fn data(len: usize, seed: u64) -> Vec<u8> {
@@ -178,6 +179,36 @@ pub async fn blobs_failed_writes_leave_nothing(store: BlobStore) {
     assert!(matches!(err, BlobError::Source(_)), "{err:?}");
     assert_eq!(store.stat("f/broken").await.unwrap(), None);
     assert!(store.list("f/").await.unwrap().is_empty());
+}
+
+pub async fn blobs_deferred_durability(store: BlobStore) {
+    // Written without waiting for the disk, readable at once, then made durable.
+    let bytes = data(9 * 1024 * 1024 + 7, 5);
+    let (out, _) = store
+        .put_stream_with("d/later", frames(&bytes, 64 * 1024), u64::MAX, None, Durability::Later)
+        .await
+        .unwrap();
+    assert_eq!((out.size, out.md5), (bytes.len() as u64, md5_of(&bytes)));
+    let got = collect(store.read("d/later", 0..bytes.len() as u64).await.unwrap()).await;
+    assert!(got == bytes, "a deferred blob reads back before its sync");
+    let (empty, _) = store
+        .put_stream_with("d/empty", frames(&[], 1), u64::MAX, None, Durability::Later)
+        .await
+        .unwrap();
+    assert_eq!(empty.size, 0);
+    store.sync(&["d/later".into(), "d/empty".into()]).await.unwrap();
+    assert_eq!(store.stat("d/empty").await.unwrap().map(|m| m.size), Some(0));
+    // A failed deferred write leaves nothing either.
+    let err = store
+        .put_stream_with("d/too-large", frames(&bytes, 10_000), 1000, None, Durability::Later)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BlobError::TooLarge(1000)), "{err:?}");
+    assert_eq!(store.stat("d/too-large").await.unwrap(), None);
+    if store.kind() == crate::BackendKind::Fs {
+        let err = store.sync(&["d/missing".into()]).await.unwrap_err();
+        assert!(matches!(err, BlobError::NotFound(_)), "{err:?}");
+    }
 }
 
 pub async fn blobs_list_prefix(store: BlobStore) {
@@ -402,6 +433,7 @@ macro_rules! blob_contract_tests {
             blobs_ranged_reads,
             blobs_large_streaming_write,
             blobs_failed_writes_leave_nothing,
+            blobs_deferred_durability,
             blobs_list_prefix,
         );
         $crate::blob_contract_tests!(@cases $object_runner;

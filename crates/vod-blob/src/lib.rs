@@ -12,12 +12,14 @@ pub mod contract;
 pub mod objects;
 pub mod range;
 pub mod store;
+pub mod writer;
 
 pub use objects::{
     MAX_PART_SIZE, MAX_PARTS, MAX_PUT_SIZE, MIN_PART_SIZE, ObjectError, ObjectResult, ObjectStore, ObjectWrite,
     etag_of, normalize_etag,
 };
-pub use store::{BackendKind, BlobError, BlobMeta, BlobStore, BlobWriter, ByteStream, WriteOutcome, mask};
+pub use store::{BackendKind, BlobError, BlobMeta, BlobStore, ByteStream, WriteOutcome, mask};
+pub use writer::{BlobWriter, Durability};
 
 /// Environment variable naming the S3-compatible store the S3 contract runs use
 /// (e.g. `s3://vodstack-test?endpoint=http://127.0.0.1:8333&region=us-east-1`).

@@ -24,6 +24,7 @@ use vod_core::ports::{MetaStore, UploadListQuery};
 use vod_core::{CoreError, ids, now_ms};
 
 use crate::store::{BlobError, BlobStore, ByteStream};
+use crate::writer::Durability;
 
 /// Every part but the last must be at least this big (OSS: 100 KB).
 pub const MIN_PART_SIZE: u64 = 100 * 1024;
@@ -311,7 +312,12 @@ impl ObjectStore {
             Some(c) => (Some(c.parts), Some(c.hasher)),
             None => (None, None),
         };
-        let (out, running) = self.blobs.put_stream(&blob, body, MAX_PART_SIZE, running).await?;
+        // Made durable together at completion (an fsync per part would stall every part on
+        // the disk); a part is written (it survives the process) when its response goes out.
+        let (out, running) = self
+            .blobs
+            .put_stream_with(&blob, body, MAX_PART_SIZE, running, Durability::Later)
+            .await?;
         if content_md5.is_some_and(|m| m != out.md5) {
             self.blobs.delete_all(std::slice::from_ref(&blob)).await;
             return Err(ObjectError::BadDigest);
@@ -416,6 +422,8 @@ impl ObjectStore {
         loop {
             attempt += 1;
             let (object, manifest) = self.plan_completion(upload, requested).await?;
+            let blobs: Vec<String> = manifest.iter().map(|m| m.blob.clone()).collect();
+            self.blobs.sync(&blobs).await?;
             match self
                 .meta
                 .complete_multipart_upload(&upload.upload_id, &object, &manifest)

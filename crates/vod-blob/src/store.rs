@@ -11,11 +11,12 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
-use md5::{Digest as _, Md5};
+use md5::Md5;
 use opendal::{ErrorKind, HttpTransporter, OperationContext, Operator};
-use vod_auth::crc64::Crc64;
+
+pub use crate::writer::{BlobWriter, Durability};
 
 /// A stream of object bytes (what the HTTP layer sends as a body).
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
@@ -38,7 +39,7 @@ pub enum BlobError {
 }
 
 impl BlobError {
-    fn backend(path: &str, e: opendal::Error) -> Self {
+    pub(crate) fn backend(path: &str, e: opendal::Error) -> Self {
         if e.kind() == ErrorKind::NotFound {
             Self::NotFound(path.to_string())
         } else {
@@ -265,37 +266,43 @@ impl BlobStore {
     /// Starts writing a new blob at `path`; every byte also goes into `extra` (a running
     /// MD5 the caller continues, handed back by [`BlobWriter::finish`]).
     pub async fn writer_with(&self, path: &str, extra: Option<Md5>) -> Result<BlobWriter, BlobError> {
-        let inner = match self.kind {
-            BackendKind::Fs => self.op.writer(path).await,
-            BackendKind::S3 => {
-                self.op
-                    .writer_with(path)
-                    .chunk(S3_WRITE_CHUNK)
-                    .concurrent(S3_WRITE_CONCURRENCY)
-                    .await
-            }
+        if let (BackendKind::Fs, Some(root)) = (self.kind, &self.fs_root) {
+            return Ok(BlobWriter::fs(
+                root.join(path),
+                self.op.clone(),
+                path,
+                extra,
+                FS_WRITE_CHUNK,
+            ));
         }
-        .map_err(|e| BlobError::backend(path, e))?;
-        Ok(BlobWriter {
-            inner,
-            op: self.op.clone(),
-            path: path.to_string(),
-            md5: Md5Stream::Inline(Md5::new()),
-            extra: extra.map(Md5Stream::Inline),
-            crc: Crc64::new(),
-            size: 0,
-            pending: Vec::new(),
-            gathered: BytesMut::new(),
-            pending_len: 0,
-            gather: if self.kind == BackendKind::Fs {
-                FS_WRITE_CHUNK
-            } else {
-                0
-            },
-            fs_file: self.fs_root.as_ref().map(|r| r.join(path)),
-            synced: 0,
-            sync_task: None,
+        let inner = self
+            .op
+            .writer_with(path)
+            .chunk(S3_WRITE_CHUNK)
+            .concurrent(S3_WRITE_CONCURRENCY)
+            .await
+            .map_err(|e| BlobError::backend(path, e))?;
+        Ok(BlobWriter::opendal(inner, self.op.clone(), path, extra))
+    }
+
+    /// Makes blobs written with [`Durability::Later`] durable (fsync on the filesystem; other
+    /// backends store durably as they finish). Missing blobs are an error.
+    pub async fn sync(&self, paths: &[String]) -> Result<(), BlobError> {
+        let Some(root) = &self.fs_root else { return Ok(()) };
+        let files: Vec<PathBuf> = paths.iter().map(|p| root.join(p)).collect();
+        tokio::task::spawn_blocking(move || {
+            for file in &files {
+                std::fs::File::open(file)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| match e.kind() {
+                        std::io::ErrorKind::NotFound => BlobError::NotFound(file.display().to_string()),
+                        _ => BlobError::Backend(format!("fsync {}: {e}", file.display())),
+                    })?;
+            }
+            Ok(())
         })
+        .await
+        .map_err(|e| BlobError::Backend(format!("fsync task failed: {e}")))?
     }
 
     /// Writes everything `source` yields to a new blob at `path`, hashing as it goes; on any
@@ -312,12 +319,29 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
+        self.put_stream_with(path, source, limit, extra, Durability::Now).await
+    }
+
+    /// [`put_stream`](Self::put_stream) with a choice of when the blob must be durable.
+    pub async fn put_stream_with<S, E>(
+        &self,
+        path: &str,
+        source: S,
+        limit: u64,
+        extra: Option<Md5>,
+        durability: Durability,
+    ) -> Result<(WriteOutcome, Option<Md5>), BlobError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
         let mut writer = self.writer_with(path, extra).await?;
+        writer.set_durability(durability);
         let mut source = std::pin::pin!(source);
         let result = async {
             while let Some(chunk) = source.next().await {
                 let chunk = chunk.map_err(|e| BlobError::Source(e.to_string()))?;
-                if writer.size + chunk.len() as u64 > limit {
+                if writer.size() + chunk.len() as u64 > limit {
                     return Err(BlobError::TooLarge(limit));
                 }
                 writer.write(chunk).await?;
@@ -405,203 +429,6 @@ impl BlobStore {
             .map_err(|e| BlobError::Backend(e.to_string()))?;
         out.sort();
         Ok(out)
-    }
-}
-
-/// Bodies larger than this have their MD5s computed on blocking threads of their own (one
-/// per hash), in parallel with receiving, CRC and writing; smaller ones inline.
-const OFFLOAD_HASH_AFTER: u64 = 4 << 20;
-/// Chunks queued for an offloaded hasher (bounds memory, gives back-pressure).
-const HASH_QUEUE: usize = 16;
-/// On the filesystem, writeback of dirty pages is started (from a helper thread) after every
-/// this many bytes, so the disk works while the body is still arriving instead of all at
-/// the final fsync.
-const FS_SYNC_EVERY: u64 = 8 << 20;
-
-/// An MD5 that moves to a blocking thread of its own once the body gets large.
-enum Md5Stream {
-    Inline(Md5),
-    Thread {
-        tx: tokio::sync::mpsc::Sender<Bytes>,
-        join: tokio::task::JoinHandle<Md5>,
-    },
-}
-
-impl Md5Stream {
-    async fn update(&mut self, chunk: &Bytes, offload: bool) {
-        match self {
-            Md5Stream::Inline(m) if !offload => m.update(chunk),
-            Md5Stream::Inline(m) => {
-                let mut md5 = std::mem::take(m);
-                let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
-                let join = tokio::task::spawn_blocking(move || {
-                    while let Some(b) = rx.blocking_recv() {
-                        md5.update(&b);
-                    }
-                    md5
-                });
-                let _ = tx.send(chunk.clone()).await;
-                *self = Md5Stream::Thread { tx, join };
-            }
-            Md5Stream::Thread { tx, .. } => {
-                let _ = tx.send(chunk.clone()).await;
-            }
-        }
-    }
-
-    async fn finish(self) -> Result<Md5, BlobError> {
-        match self {
-            Md5Stream::Inline(m) => Ok(m),
-            Md5Stream::Thread { tx, join } => {
-                drop(tx);
-                join.await
-                    .map_err(|e| BlobError::Backend(format!("hashing thread failed: {e}")))
-            }
-        }
-    }
-}
-
-/// An in-progress blob write that hashes MD5 and CRC-64 incrementally (and optionally a
-/// second, caller-supplied running MD5). Call [`finish`](Self::finish) to make it durable or
-/// [`abort`](Self::abort) to drop it.
-pub struct BlobWriter {
-    inner: opendal::Writer,
-    op: Operator,
-    path: String,
-    md5: Md5Stream,
-    extra: Option<Md5Stream>,
-    crc: Crc64,
-    size: u64,
-    /// Frames waiting for the backend writer (S3: handed over as they are).
-    pending: Vec<Bytes>,
-    /// Filesystem: frames copied into one buffer until `gather` bytes.
-    gathered: BytesMut,
-    pending_len: usize,
-    gather: usize,
-    /// The file behind the writer (filesystem only), for early flushes.
-    fs_file: Option<PathBuf>,
-    synced: u64,
-    sync_task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl BlobWriter {
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
-    /// Bytes accepted so far.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    pub async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        let offload = self.size + chunk.len() as u64 > OFFLOAD_HASH_AFTER;
-        self.md5.update(&chunk, offload).await;
-        if let Some(extra) = self.extra.as_mut() {
-            extra.update(&chunk, offload).await;
-        }
-        self.crc.update(&chunk);
-        self.size += chunk.len() as u64;
-        self.pending_len += chunk.len();
-        if self.gather > 0 {
-            // Filesystem: one contiguous buffer per write, so each write is one hand-off to
-            // the file's blocking thread instead of one per network frame.
-            if self.gathered.capacity() == 0 {
-                self.gathered = BytesMut::with_capacity(self.gather);
-            }
-            self.gathered.extend_from_slice(&chunk);
-        } else {
-            self.pending.push(chunk);
-        }
-        if self.pending_len >= self.gather {
-            self.flush().await?;
-        }
-        Ok(())
-    }
-
-    async fn flush(&mut self) -> Result<(), BlobError> {
-        if !self.gathered.is_empty() {
-            self.pending.push(std::mem::take(&mut self.gathered).freeze());
-        }
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let batch = std::mem::take(&mut self.pending);
-        self.pending_len = 0;
-        self.inner
-            .write(batch)
-            .await
-            .map_err(|e| BlobError::backend(&self.path, e))?;
-        self.early_sync();
-        Ok(())
-    }
-
-    /// Starts flushing the file's dirty pages when enough were written since the last time
-    /// and no flush is running (never waits).
-    fn early_sync(&mut self) {
-        let Some(file) = &self.fs_file else { return };
-        if self.size - self.synced < FS_SYNC_EVERY || self.sync_task.as_ref().is_some_and(|t| !t.is_finished()) {
-            return;
-        }
-        self.synced = self.size;
-        let file = file.clone();
-        let upto = self.size;
-        self.sync_task = Some(tokio::task::spawn_blocking(move || {
-            if let Ok(f) = std::fs::File::open(&file) {
-                // POSIX_FADV_DONTNEED starts writeback of the range's dirty pages (without
-                // waiting for it or committing the journal, unlike fdatasync) and drops the
-                // pages already clean; the final fsync then finds little left to write.
-                let _ = rustix::fs::fadvise(&f, 0, std::num::NonZeroU64::new(upto), rustix::fs::Advice::DontNeed);
-            }
-        }));
-    }
-
-    /// Flushes, makes the blob durable (fsync on the filesystem) and returns its digests
-    /// (and the caller's running MD5, updated with every byte).
-    pub async fn finish(mut self) -> Result<(WriteOutcome, Option<Md5>), BlobError> {
-        let flushed = self.flush().await;
-        if let Err(e) = flushed {
-            self.abort().await;
-            return Err(e);
-        }
-        if let Some(t) = self.sync_task.take() {
-            let _ = t.await;
-        }
-        if let Err(e) = self.inner.close().await {
-            let e = BlobError::backend(&self.path, e);
-            self.abort().await;
-            return Err(e);
-        }
-        let md5 = self.md5.finish().await?.finalize().into();
-        let extra = match self.extra {
-            Some(x) => Some(x.finish().await?),
-            None => None,
-        };
-        let outcome = WriteOutcome {
-            size: self.size,
-            md5,
-            crc64: self.crc.finish(),
-        };
-        Ok((outcome, extra))
-    }
-
-    /// Drops the write; nothing stays at the path (best effort).
-    pub async fn abort(mut self) {
-        // Not every backend can abort an open write (the filesystem writes in place), so
-        // whatever reached the path is deleted as well.
-        let _ = self.inner.abort().await;
-        drop(self.inner);
-        if let Some(t) = self.sync_task.take() {
-            let _ = t.await;
-        }
-        if let Err(e) = self.op.delete(&self.path).await
-            && e.kind() != ErrorKind::NotFound
-        {
-            tracing::warn!(blob = %self.path, error = %e, "could not delete an aborted blob");
-        }
     }
 }
 

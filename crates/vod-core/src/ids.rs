@@ -11,7 +11,9 @@ pub fn hex_id() -> String {
 /// A request id shaped like Alibaba's: `25818875-5F78-4A43-7DF6-D7393642CA58`.
 pub fn request_id() -> String {
     let id = uuid::Uuid::new_v4();
-    id.hyphenated().encode_upper(&mut uuid::Uuid::encode_buffer()).to_string()
+    id.hyphenated()
+        .encode_upper(&mut uuid::Uuid::encode_buffer())
+        .to_string()
 }
 
 /// A random alphanumeric string.

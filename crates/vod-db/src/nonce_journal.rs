@@ -170,11 +170,11 @@ impl State {
             else {
                 continue;
             };
-            if !self.files.contains_key(&window) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.files.entry(window) {
                 let path = entry.path();
                 match OpenOptions::new().read(true).append(true).open(&path) {
                     Ok(file) => {
-                        self.files.insert(window, Tail { file, read_to: 0 });
+                        slot.insert(Tail { file, read_to: 0 });
                     }
                     // Purged by another process since the listing.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -207,16 +207,18 @@ impl State {
     /// Appends `buf` to the file of `window` (creating it) and moves past it.
     fn append(&mut self, dir: &Path, window: i64, buf: &[u8]) -> CoreResult<()> {
         let path = window_path(dir, window);
-        if !self.files.contains_key(&window) {
-            let file = OpenOptions::new()
-                .read(true)
-                .append(true)
-                .create(true)
-                .open(&path)
-                .map_err(|e| io_error(&path, e))?;
-            self.files.insert(window, Tail { file, read_to: 0 });
-        }
-        let tail = self.files.get_mut(&window).expect("inserted above");
+        let tail = match self.files.entry(window) {
+            std::collections::btree_map::Entry::Occupied(slot) => slot.into_mut(),
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                let file = OpenOptions::new()
+                    .read(true)
+                    .append(true)
+                    .create(true)
+                    .open(&path)
+                    .map_err(|e| io_error(&path, e))?;
+                slot.insert(Tail { file, read_to: 0 })
+            }
+        };
         (&tail.file).write_all(buf).map_err(|e| io_error(&path, e))?;
         // Nothing else was appended meanwhile (the lock is held): all of it has been seen.
         tail.read_to = tail.file.metadata().map_err(|e| io_error(&path, e))?.len();
