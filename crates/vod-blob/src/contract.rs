@@ -196,7 +196,10 @@ pub async fn blobs_deferred_durability(store: BlobStore) {
         .await
         .unwrap();
     assert_eq!(empty.size, 0);
-    store.sync(&["d/later".into(), "d/empty".into()]).await.unwrap();
+    store
+        .sync(&[("d/later".into(), bytes.len() as u64), ("d/empty".into(), 0)])
+        .await
+        .unwrap();
     assert_eq!(store.stat("d/empty").await.unwrap().map(|m| m.size), Some(0));
     // A failed deferred write leaves nothing either.
     let err = store
@@ -206,8 +209,14 @@ pub async fn blobs_deferred_durability(store: BlobStore) {
     assert!(matches!(err, BlobError::TooLarge(1000)), "{err:?}");
     assert_eq!(store.stat("d/too-large").await.unwrap(), None);
     if store.kind() == crate::BackendKind::Fs {
-        let err = store.sync(&["d/missing".into()]).await.unwrap_err();
+        let err = store.sync(&[("d/missing".into(), 1)]).await.unwrap_err();
         assert!(matches!(err, BlobError::NotFound(_)), "{err:?}");
+        // A blob cut short (a power cut before its sync) is refused, not made durable.
+        let err = store
+            .sync(&[("d/later".into(), bytes.len() as u64 + 1)])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BlobError::Backend(_)), "{err:?}");
     }
 }
 

@@ -422,7 +422,7 @@ impl ObjectStore {
         loop {
             attempt += 1;
             let (object, manifest) = self.plan_completion(upload, requested).await?;
-            let blobs: Vec<String> = manifest.iter().map(|m| m.blob.clone()).collect();
+            let blobs: Vec<(String, u64)> = manifest.iter().map(|m| (m.blob.clone(), m.size)).collect();
             self.blobs.sync(&blobs).await?;
             match self
                 .meta

@@ -219,9 +219,12 @@ impl BlobStore {
         // the process already chose one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let transport = opendal_http_transport_reqwest::ReqwestTransport::default();
+        // Transient failures (a pooled connection the server just closed, a 503) are retried
+        // with backoff, as every S3 client does; written parts are kept until accepted.
         let op = Operator::new(builder)
             .map_err(|e| BlobError::Backend(e.to_string()))?
-            .with_context(OperationContext::new().with_http_transport(HttpTransporter::new(transport)));
+            .with_context(OperationContext::new().with_http_transport(HttpTransporter::new(transport)))
+            .layer(opendal::layers::RetryLayer::new().with_jitter());
         let shown_endpoint = if endpoint.is_empty() {
             "AWS".to_string()
         } else {
@@ -285,19 +288,27 @@ impl BlobStore {
         Ok(BlobWriter::opendal(inner, self.op.clone(), path, extra))
     }
 
-    /// Makes blobs written with [`Durability::Later`] durable (fsync on the filesystem; other
-    /// backends store durably as they finish). Missing blobs are an error.
-    pub async fn sync(&self, paths: &[String]) -> Result<(), BlobError> {
+    /// Makes blobs written with [`Durability::Later`] durable (fsync on the filesystem, after
+    /// checking each still holds its `(path, size)` bytes: a power cut may have cut one
+    /// short; other backends store durably as they finish). A missing blob is `NotFound`.
+    pub async fn sync(&self, blobs: &[(String, u64)]) -> Result<(), BlobError> {
         let Some(root) = &self.fs_root else { return Ok(()) };
-        let files: Vec<PathBuf> = paths.iter().map(|p| root.join(p)).collect();
+        let files: Vec<(PathBuf, u64)> = blobs.iter().map(|(p, size)| (root.join(p), *size)).collect();
         tokio::task::spawn_blocking(move || {
-            for file in &files {
-                std::fs::File::open(file)
-                    .and_then(|f| f.sync_all())
-                    .map_err(|e| match e.kind() {
-                        std::io::ErrorKind::NotFound => BlobError::NotFound(file.display().to_string()),
-                        _ => BlobError::Backend(format!("fsync {}: {e}", file.display())),
-                    })?;
+            for (file, size) in &files {
+                let failed = |e: std::io::Error| match e.kind() {
+                    std::io::ErrorKind::NotFound => BlobError::NotFound(file.display().to_string()),
+                    _ => BlobError::Backend(format!("fsync {}: {e}", file.display())),
+                };
+                let f = std::fs::File::open(file).map_err(failed)?;
+                let len = f.metadata().map_err(failed)?.len();
+                if len != *size {
+                    return Err(BlobError::Backend(format!(
+                        "{} holds {len} bytes, {size} were written",
+                        file.display()
+                    )));
+                }
+                f.sync_all().map_err(failed)?;
             }
             Ok(())
         })
