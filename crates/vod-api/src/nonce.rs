@@ -1,13 +1,11 @@
-//! Replay protection with group commit: a nonce is accepted once. Recent nonces are kept in
-//! memory (catching duplicates inside this process at once) and every new one is recorded
-//! in the shared database, in batches, before the request proceeds, so replays are refused
-//! across restarts and across nodes sharing one database.
+//! Replay protection with group commit: a nonce is accepted once. Every nonce is recorded in
+//! the shared store (PostgreSQL's `nonces` table, SQLite's nonce journal), in batches, before
+//! the request proceeds; the store alone decides, so replays are refused within a process,
+//! across restarts and across nodes sharing one database alike.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use dashmap::DashMap;
-use dashmap::mapref::entry::Entry;
 use tokio::sync::{mpsc, oneshot};
 use vod_core::ports::{BackendKind, MetaStore};
 use vod_core::{CoreError, now_ms};
@@ -17,7 +15,6 @@ type Reply = oneshot::Sender<Result<bool, String>>;
 /// Accepts each nonce once within its lifetime.
 #[derive(Clone)]
 pub struct NonceGuard {
-    recent: Arc<DashMap<String, i64>>,
     tx: mpsc::Sender<(String, i64, Reply)>,
 }
 
@@ -27,39 +24,21 @@ impl NonceGuard {
     /// Starts the batch writer and the purger on the current tokio runtime.
     pub fn start(store: Arc<dyn MetaStore>) -> Self {
         let (tx, rx) = mpsc::channel(8192);
-        let recent = Arc::new(DashMap::new());
         tokio::spawn(writer(store.clone(), rx));
-        tokio::spawn(purger(store, recent.clone()));
-        Self { recent, tx }
+        tokio::spawn(purger(store));
+        Self { tx }
     }
 
     /// `Ok(true)` when `key` is new (and now recorded durably), `Ok(false)` on a replay.
     pub async fn check(&self, key: String, expires_at_ms: i64) -> Result<bool, CoreError> {
-        let now = now_ms();
-        match self.recent.entry(key.clone()) {
-            Entry::Occupied(mut seen) => {
-                if *seen.get() > now {
-                    return Ok(false);
-                }
-                // Expired here (the purger has not run yet): the database decides.
-                seen.insert(expires_at_ms);
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(expires_at_ms);
-            }
-        }
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send((key.clone(), expires_at_ms, reply))
+            .send((key, expires_at_ms, reply))
             .await
             .map_err(|_| CoreError::Unavailable("nonce writer stopped".into()))?;
         match rx.await {
             Ok(Ok(new)) => Ok(new),
-            Ok(Err(e)) => {
-                // Not recorded: forget it so an honest retry is not refused as a replay.
-                self.recent.remove(&key);
-                Err(CoreError::Unavailable(e))
-            }
+            Ok(Err(e)) => Err(CoreError::Unavailable(e)),
             Err(_) => Err(CoreError::Unavailable("nonce writer dropped the request".into())),
         }
     }
@@ -112,13 +91,11 @@ async fn write_batch(store: &dyn MetaStore, batch: Vec<(String, i64, Reply)>) {
     }
 }
 
-async fn purger(store: Arc<dyn MetaStore>, recent: Arc<DashMap<String, i64>>) {
+async fn purger(store: Arc<dyn MetaStore>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        let now = now_ms();
-        recent.retain(|_, exp| *exp > now);
-        if let Err(e) = store.purge_nonces(now).await {
+        if let Err(e) = store.purge_nonces(now_ms()).await {
             tracing::warn!(error = %e, "purging expired nonces failed");
         }
     }

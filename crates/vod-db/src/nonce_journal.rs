@@ -13,6 +13,7 @@
 //! by the next writer and then ignored (it lacks its `$`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, RandomState};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -33,10 +34,28 @@ pub struct NonceJournal {
 #[derive(Debug)]
 struct State {
     lock: File,
-    /// key → expires_at_ms of every nonce recorded and not yet purged.
-    seen: HashMap<Box<str>, i64>,
+    digest: KeyDigest,
+    /// digest of the key → expires_at_ms of every nonce recorded and not yet purged.
+    seen: HashMap<u128, i64>,
     /// Open window files and how far this process has read each.
     files: BTreeMap<i64, Tail>,
+}
+
+/// A 128-bit digest of a key, SipHash under two random keys of this process: the set holds
+/// fixed 24-byte entries rather than strings (no allocation per nonce, cheap growth). Unlike
+/// a plain 64-bit hash, a collision (which could only refuse a request as a replay) is out of
+/// reach, by chance or by design.
+#[derive(Debug)]
+struct KeyDigest(RandomState, RandomState);
+
+impl KeyDigest {
+    fn new() -> Self {
+        Self(RandomState::new(), RandomState::new())
+    }
+
+    fn of(&self, key: &str) -> u128 {
+        (u128::from(self.0.hash_one(key)) << 64) | u128::from(self.1.hash_one(key))
+    }
 }
 
 #[derive(Debug)]
@@ -63,6 +82,7 @@ impl NonceJournal {
             dir,
             state: Mutex::new(State {
                 lock,
+                digest: KeyDigest::new(),
                 seen: HashMap::new(),
                 files: BTreeMap::new(),
             }),
@@ -84,18 +104,19 @@ impl NonceJournal {
             state.catch_up(dir)?;
             let mut result = Vec::with_capacity(items.len());
             // Per window: the bytes to append and the keys they record.
-            let mut appends: BTreeMap<i64, (Vec<u8>, Vec<&str>)> = BTreeMap::new();
+            let mut appends: BTreeMap<i64, (Vec<u8>, Vec<u128>)> = BTreeMap::new();
             for (key, expires_at) in items {
-                if state.seen.contains_key(key.as_str()) {
+                let digest = state.digest.of(key);
+                if state.seen.contains_key(&digest) {
                     result.push(false);
                     continue;
                 }
-                state.seen.insert(key.as_str().into(), *expires_at);
+                state.seen.insert(digest, *expires_at);
                 let (buf, keys) = appends
                     .entry(expires_at.div_euclid(WINDOW_MS))
                     .or_insert_with(|| (vec![b'\n'], Vec::new()));
                 encode_record(buf, key, *expires_at);
-                keys.push(key);
+                keys.push(digest);
                 result.push(true);
             }
             let mut failure = None;
@@ -196,7 +217,7 @@ impl State {
             let complete = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
             for line in buf[..complete].split(|b| *b == b'\n') {
                 if let Some((key, expires_at)) = decode_record(line) {
-                    self.seen.entry(key.into()).or_insert(expires_at);
+                    self.seen.entry(self.digest.of(&key)).or_insert(expires_at);
                 }
             }
             tail.read_to += complete as u64;
@@ -226,9 +247,9 @@ impl State {
     }
 }
 
-fn forget(state: &mut State, keys: &[&str]) {
-    for key in keys {
-        state.seen.remove(*key);
+fn forget(state: &mut State, digests: &[u128]) {
+    for digest in digests {
+        state.seen.remove(digest);
     }
 }
 
