@@ -143,6 +143,8 @@ const GATHER: usize = 256 << 10;
 const SINK_DEPTH: usize = 64;
 /// Size of the writer thread's buffer (also the most a crash loses of a download).
 const FILE_BUFFER: usize = 256 << 10;
+/// The writer thread starts writeback of the file after every this many bytes.
+const WRITEBACK_EVERY: u64 = 8 << 20;
 
 impl Sink {
     /// Opens `part` (appending `have` bytes already there, which are hashed first, or
@@ -162,9 +164,26 @@ impl Sink {
                 std::fs::File::create(&path)?
             };
             let mut w = std::io::BufWriter::with_capacity(FILE_BUFFER, f);
+            let (mut written, mut flushed_to) = (have, have);
             while let Some(chunk) = file_rx.blocking_recv() {
                 crc.update(&chunk);
                 w.write_all(&chunk)?;
+                written += chunk.len() as u64;
+                if written - flushed_to >= WRITEBACK_EVERY {
+                    // Start writeback of what has arrived (POSIX_FADV_DONTNEED: without
+                    // waiting for it), so the disk works during the download instead of all
+                    // at the final fsync; the range overlaps the last one for pages that were
+                    // still being written then.
+                    w.flush()?;
+                    let from = flushed_to.saturating_sub(WRITEBACK_EVERY);
+                    let _ = rustix::fs::fadvise(
+                        w.get_ref(),
+                        from,
+                        std::num::NonZeroU64::new(written - from),
+                        rustix::fs::Advice::DontNeed,
+                    );
+                    flushed_to = written;
+                }
             }
             let f = w.into_inner().map_err(|e| e.into_error())?;
             f.sync_data()?;
