@@ -1,7 +1,8 @@
 //! Case `oss`: a 1 GiB PutObject and a 1 GiB multipart upload (10 MiB parts, one after
 //! another, as the VOD upload SDK sends them) to vodstack's OSS listener over loopback,
-//! against a raw sequential write of the same bytes to the same disk followed by fsync.
-//! Prints both throughput ratios and the server's peak RSS. Targets: at least 0.8 of the
+//! against a raw sequential write of the same bytes to the same disk followed by fsync; each
+//! target twice, in mirrored order (raw, put, multipart, multipart, put, raw). Prints both
+//! throughput ratios and the server's peak RSS. Targets: at least 0.8 of the
 //! raw disk each, peak RSS under 200 MB.
 //!
 //! The client is a plain HTTP/1.1 writer signing OSS V1 with the bench root key; the body is
@@ -48,10 +49,18 @@ impl Default for OssArgs {
     }
 }
 
-/// One timed transfer.
+/// One timed transfer (or the mean of several).
 struct Timed {
     secs: f64,
     requests: u64,
+}
+
+/// Mean time of two runs of one target; their requests added up.
+fn mean(a: &Timed, b: &Timed) -> Timed {
+    Timed {
+        secs: (a.secs + b.secs) / 2.0,
+        requests: a.requests + b.requests,
+    }
 }
 
 pub async fn run(common: &Common, args: &OssArgs) -> anyhow::Result<Report> {
@@ -60,11 +69,6 @@ pub async fn run(common: &Common, args: &OssArgs) -> anyhow::Result<Report> {
     let part = args.part_mib.max(1) * (1 << 20);
     let block = block();
     let mut warnings = Vec::new();
-
-    // The raw ceiling: the same bytes to a file next to where vodstack keeps its data
-    // (both under the temp directory), then fsync.
-    eprintln!("oss: raw sequential write of {} MiB + fsync", args.size_mib);
-    let raw = raw_write(size, block.clone()).await?;
 
     eprintln!("oss: starting vodstack ({})", binary.display());
     let server = proc::start_vodstack(&binary).await?;
@@ -77,15 +81,39 @@ pub async fn run(common: &Common, args: &OssArgs) -> anyhow::Result<Report> {
         }
     };
     let base_rss = pid.and_then(vm_hwm_kib).unwrap_or(0);
+    // Each target twice, in mirrored order (raw, put, multipart, multipart, put, raw):
+    // whatever drifts during the run (page-cache reclaim as files pile up, this machine's
+    // disk speed) weighs on all of them alike. The raw ceiling writes the same bytes to a
+    // file next to where vodstack keeps its data (both under the temp directory), then fsyncs.
     let result = async {
-        eprintln!("oss: PutObject of {} MiB to {oss}", args.size_mib);
-        let put = put_object(oss, "bench/put.bin", size, &block).await?;
-        eprintln!(
-            "oss: multipart upload of {} MiB in {} MiB parts",
-            args.size_mib, args.part_mib
-        );
-        let multi = multipart(oss, "bench/multipart.bin", size, part, &block).await?;
-        anyhow::Ok((put, multi))
+        let raw_once = || async {
+            eprintln!("oss: raw sequential write of {} MiB + fsync", args.size_mib);
+            raw_write(size, block.clone()).await
+        };
+        let put_once = |key: &'static str| {
+            let block = &block;
+            async move {
+                eprintln!("oss: PutObject of {} MiB to {oss}", args.size_mib);
+                put_object(oss, key, size, block).await
+            }
+        };
+        let multi_once = |key: &'static str| {
+            let block = &block;
+            async move {
+                eprintln!(
+                    "oss: multipart upload of {} MiB in {} MiB parts",
+                    args.size_mib, args.part_mib
+                );
+                multipart(oss, key, size, part, block).await
+            }
+        };
+        let raw1 = raw_once().await?;
+        let put1 = put_once("bench/put-1.bin").await?;
+        let multi1 = multi_once("bench/multipart-1.bin").await?;
+        let multi2 = multi_once("bench/multipart-2.bin").await?;
+        let put2 = put_once("bench/put-2.bin").await?;
+        let raw2 = raw_once().await?;
+        anyhow::Ok((mean(&raw1, &raw2), mean(&put1, &put2), mean(&multi1, &multi2)))
     }
     .await;
     let peak_rss = pid.and_then(vm_hwm_kib).unwrap_or(0);
@@ -93,7 +121,7 @@ pub async fn run(common: &Common, args: &OssArgs) -> anyhow::Result<Report> {
     if let Some(w) = server.stop().await {
         warnings.push(w);
     }
-    let (put, multi) = result.with_context(|| format!("vodstack output:\n{log}"))?;
+    let (raw, put, multi) = result.with_context(|| format!("vodstack output:\n{log}"))?;
 
     let mib = size as f64 / (1 << 20) as f64;
     let row = |target: &str, t: &Timed| Row {
@@ -120,7 +148,9 @@ pub async fn run(common: &Common, args: &OssArgs) -> anyhow::Result<Report> {
             args.size_mib, args.part_mib
         ),
         notes: vec![
-            "for this case the req/s column is MiB/s and the latency columns are the whole transfer".into(),
+            "for this case the req/s column is MiB/s and the latency columns the mean of two transfers, \
+             run raw, PutObject, multipart, multipart, PutObject, raw"
+                .into(),
             format!(
                 "raw = one file written sequentially in 1 MiB blocks then fsync'd, in the temp directory \
                  vodstack's data directory also lives in; server peak RSS (VmHWM) {:.1} MiB, {:.1} MiB after start-up",

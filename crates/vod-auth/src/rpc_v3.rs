@@ -118,12 +118,12 @@ pub fn string_to_sign(canonical_request: &str) -> String {
 
 /// Lowercase hex HMAC-SHA256 with the access key secret itself (no `&`) as key.
 pub fn sign(secret: &str, string_to_sign: &str) -> String {
-    hex::encode(mac::hmac_sha256(secret.as_bytes(), string_to_sign.as_bytes()))
+    mac::hex32(&mac::hmac_sha256(secret.as_bytes(), string_to_sign.as_bytes()))
 }
 
 /// Lowercase hex SHA-256 (the `x-acs-content-sha256` value of a body).
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(mac::sha256(data))
+    mac::hex32(&mac::sha256(data))
 }
 
 /// Recomputes the signature and compares it with `provided` (hex, any case)
