@@ -44,10 +44,10 @@ impl NonceGuard {
     }
 }
 
-/// Batches waiting requests and records each batch with one statement. On PostgreSQL up to
-/// four batches are written at once, so a slow commit does not stall the next batch; SQLite
-/// has one writer, so there one batch at a time collects everything that waits meanwhile
-/// (concurrent small commits would only queue on its lock and checkpoint more often).
+/// Batches waiting requests and records each batch at once. On PostgreSQL up to four batches
+/// are written at once, so a slow commit does not stall the next batch; SQLite's nonce journal
+/// takes one batch at a time under its lock, so there one batch in flight collects everything
+/// that waits meanwhile (concurrent small batches would only queue on the lock).
 async fn writer(store: Arc<dyn MetaStore>, mut rx: mpsc::Receiver<(String, i64, Reply)>) {
     let in_flight = match store.kind() {
         BackendKind::Sqlite => 1,
