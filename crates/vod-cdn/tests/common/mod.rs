@@ -202,15 +202,7 @@ impl Drop for World {
     }
 }
 
-/// Deterministic pseudo-random bytes.
+/// Deterministic pseudo-random bytes (the blob contract suite's generator).
 pub fn bytes(n: usize, seed: u8) -> Vec<u8> {
-    let mut x = 0x9E37_79B9u32 ^ u32::from(seed);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
+    vod_blob::contract::data(n, u64::from(seed))
 }
