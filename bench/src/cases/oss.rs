@@ -113,7 +113,12 @@ pub async fn run(common: &Common, args: &OssArgs) -> anyhow::Result<Report> {
         let multi2 = multi_once("bench/multipart-2.bin").await?;
         let put2 = put_once("bench/put-2.bin").await?;
         let raw2 = raw_once().await?;
-        anyhow::Ok((mean(&raw1, &raw2), mean(&put1, &put2), mean(&multi1, &multi2)))
+        let runs = format!(
+            "each run in order: raw {:.2} s, PutObject {:.2} s, multipart {:.2} s, multipart {:.2} s, \
+             PutObject {:.2} s, raw {:.2} s",
+            raw1.secs, put1.secs, multi1.secs, multi2.secs, put2.secs, raw2.secs
+        );
+        anyhow::Ok((mean(&raw1, &raw2), mean(&put1, &put2), mean(&multi1, &multi2), runs))
     }
     .await;
     let peak_rss = pid.and_then(vm_hwm_kib).unwrap_or(0);
@@ -121,7 +126,7 @@ pub async fn run(common: &Common, args: &OssArgs) -> anyhow::Result<Report> {
     if let Some(w) = server.stop().await {
         warnings.push(w);
     }
-    let (raw, put, multi) = result.with_context(|| format!("vodstack output:\n{log}"))?;
+    let (raw, put, multi, runs) = result.with_context(|| format!("vodstack output:\n{log}"))?;
 
     let mib = size as f64 / (1 << 20) as f64;
     let row = |target: &str, t: &Timed| Row {
@@ -160,6 +165,7 @@ pub async fn run(common: &Common, args: &OssArgs) -> anyhow::Result<Report> {
             "loopback 127.0.0.1, OSS V1 signatures with a root key; uploads one request at a time; \
              x-oss-hash-crc64ecma checked against the bytes sent"
                 .into(),
+            runs,
         ],
         rows: vec![row("raw disk", &raw), row("PutObject", &put), row("multipart", &multi)],
         checks,

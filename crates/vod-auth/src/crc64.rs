@@ -1,9 +1,7 @@
 //! CRC-64/XZ (ECMA-182, reflected; OSS `x-oss-hash-crc64ecma`) hashing and
-//! zlib-style combination of CRCs of concatenated data.
-
-use crc::{CRC_64_XZ, Crc, Digest, Table};
-
-static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_XZ);
+//! zlib-style combination of CRCs of concatenated data. Hashing is crc64fast's carry-less
+//! multiply (PCLMULQDQ / PMULL) path, several times the speed of a table, with a table fallback
+//! on CPUs without it.
 
 /// Reflected ECMA-182 polynomial (0x42F0E1EBA9EA3693 bit-reversed).
 const POLY_REFLECTED: u64 = 0xC96C_5795_D787_0F42;
@@ -11,26 +9,26 @@ const POLY_REFLECTED: u64 = 0xC96C_5795_D787_0F42;
 /// Streaming CRC-64/XZ hasher.
 #[derive(Clone)]
 pub struct Crc64 {
-    digest: Digest<'static, u64, Table<16>>,
+    digest: crc64fast::Digest,
     len: u64,
 }
 
 impl Crc64 {
     pub fn new() -> Self {
         Self {
-            digest: CRC64.digest(),
+            digest: crc64fast::Digest::new(),
             len: 0,
         }
     }
 
     pub fn update(&mut self, data: &[u8]) {
-        self.digest.update(data);
+        self.digest.write(data);
         self.len += data.len() as u64;
     }
 
     /// The CRC of everything fed so far (the hasher stays usable).
     pub fn finish(&self) -> u64 {
-        self.digest.clone().finalize()
+        self.digest.sum64()
     }
 
     /// Number of bytes fed so far (the `len2` to pass to [`combine`]).
@@ -56,7 +54,9 @@ impl std::fmt::Debug for Crc64 {
 
 /// One-shot CRC-64/XZ of `data`.
 pub fn checksum(data: &[u8]) -> u64 {
-    CRC64.checksum(data)
+    let mut digest = crc64fast::Digest::new();
+    digest.write(data);
+    digest.sum64()
 }
 
 fn gf2_matrix_times(mat: &[u64; 64], mut vec: u64) -> u64 {

@@ -10,6 +10,7 @@ pub mod callback;
 pub mod crc64;
 pub mod error;
 mod mac;
+pub mod md5sum;
 pub mod oss_v1;
 pub mod oss_v4;
 pub mod percent;

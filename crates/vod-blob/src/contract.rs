@@ -87,7 +87,7 @@ pub fn s3_url_with_root(url: &str, sub: &str) -> String {
 
 pub async fn blobs_write_read_stat_delete(store: BlobStore) {
     let bytes = data(300_000, 1);
-    let (out, _) = store
+    let out = store
         .put_stream("blobs/x/one", frames(&bytes, 7_000), u64::MAX, None)
         .await
         .unwrap();
@@ -101,7 +101,7 @@ pub async fn blobs_write_read_stat_delete(store: BlobStore) {
     assert_eq!(store.read_all("blobs/x/one").await.unwrap(), bytes);
 
     // An empty blob.
-    let (out, _) = store
+    let out = store
         .put_stream("blobs/x/empty", frames(&[], 1), u64::MAX, None)
         .await
         .unwrap();
@@ -143,19 +143,32 @@ pub async fn blobs_ranged_reads(store: BlobStore) {
 }
 
 pub async fn blobs_large_streaming_write(store: BlobStore) {
-    // Larger than the S3 backend's chunk, so its multipart path is used there.
+    // Larger than the S3 backend's chunk, so its multipart path is used there. A running MD5
+    // fed this fast may give up (it never slows the write); when it does not, it is right.
     let bytes = data(20 * 1024 * 1024 + 12_345, 3);
-    let mut running = Md5::new();
-    running.update(b"prefix");
-    let (out, running) = store
-        .put_stream("big/blob", frames(&bytes, 64 * 1024), u64::MAX, Some(running))
+    let (feed, running) = crate::RunningMd5::new().feed();
+    let out = store
+        .put_stream("big/blob", frames(&bytes, 64 * 1024), u64::MAX, Some(feed))
         .await
         .unwrap();
     assert_eq!(out.size, bytes.len() as u64);
     assert_eq!(out.md5, md5_of(&bytes));
+    if let Some(md5) = running.resolve().await {
+        assert_eq!(md5.finalize(), md5_of(&bytes), "a running MD5 that kept up saw every byte");
+    }
+    // A write the running MD5 cannot fall behind on (fewer batches than its queue holds):
+    // it must continue over every byte, after what it held before.
+    let small = data(3 * 1024 * 1024 + 777, 4);
+    let mut prefix = vod_auth::md5sum::Md5::new();
+    prefix.update(b"prefix");
+    let (feed, running) = crate::RunningMd5::Ready(prefix).feed();
+    store
+        .put_stream("big/small", frames(&small, 64 * 1024), u64::MAX, Some(feed))
+        .await
+        .unwrap();
     assert_eq!(
-        <[u8; 16]>::from(running.unwrap().finalize()),
-        md5_of(&[&b"prefix"[..], &bytes].concat()),
+        running.resolve().await.expect("the chain kept up").finalize(),
+        md5_of(&[&b"prefix"[..], &small].concat()),
         "the caller's running MD5 continued over every byte"
     );
     let got = collect(store.read("big/blob", 0..bytes.len() as u64).await.unwrap()).await;
@@ -184,14 +197,14 @@ pub async fn blobs_failed_writes_leave_nothing(store: BlobStore) {
 pub async fn blobs_deferred_durability(store: BlobStore) {
     // Written without waiting for the disk, readable at once, then made durable.
     let bytes = data(9 * 1024 * 1024 + 7, 5);
-    let (out, _) = store
+    let out = store
         .put_stream_with("d/later", frames(&bytes, 64 * 1024), u64::MAX, None, Durability::Later)
         .await
         .unwrap();
     assert_eq!((out.size, out.md5), (bytes.len() as u64, md5_of(&bytes)));
     let got = collect(store.read("d/later", 0..bytes.len() as u64).await.unwrap()).await;
     assert!(got == bytes, "a deferred blob reads back before its sync");
-    let (empty, _) = store
+    let empty = store
         .put_stream_with("d/empty", frames(&[], 1), u64::MAX, None, Durability::Later)
         .await
         .unwrap();

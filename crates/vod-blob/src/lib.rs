@@ -9,8 +9,10 @@
 //!   port of the metadata store.
 
 pub mod contract;
+mod fs_file;
 pub mod objects;
 pub mod range;
+pub mod running_md5;
 pub mod store;
 pub mod writer;
 
@@ -18,6 +20,7 @@ pub use objects::{
     MAX_PART_SIZE, MAX_PARTS, MAX_PUT_SIZE, MIN_PART_SIZE, ObjectError, ObjectResult, ObjectStore, ObjectWrite,
     etag_of, normalize_etag,
 };
+pub use running_md5::{Md5Feed, RunningMd5};
 pub use store::{BackendKind, BlobError, BlobMeta, BlobStore, ByteStream, WriteOutcome, mask};
 pub use writer::{BlobWriter, Durability};
 

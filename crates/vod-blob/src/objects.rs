@@ -18,11 +18,12 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
-use md5::{Digest as _, Md5};
+use vod_auth::md5sum::Md5;
 use vod_core::model::{ManifestPart, MultipartUpload, ObjectType, StoredObject, UploadPart};
 use vod_core::ports::{MetaStore, UploadListQuery};
 use vod_core::{CoreError, ids, now_ms};
 
+use crate::running_md5::RunningMd5;
 use crate::store::{BlobError, BlobStore, ByteStream};
 use crate::writer::Durability;
 
@@ -96,10 +97,11 @@ pub struct ObjectWrite {
     pub media_id: Option<String>,
 }
 
-/// The running MD5 of parts 1..=k of an upload, uploaded in order.
+/// The running MD5 of parts 1..=k of an upload, uploaded in order (possibly still being
+/// hashed while part k+1 arrives).
 struct Chain {
     parts: Vec<(u32, String)>,
-    hasher: Md5,
+    md5: RunningMd5,
     touched: i64,
 }
 
@@ -158,7 +160,7 @@ impl ObjectStore {
         E: std::fmt::Display,
     {
         let blob = BlobStore::new_blob_name();
-        let (out, _) = self.blobs.put_stream(&blob, body, MAX_PUT_SIZE, None).await?;
+        let out = self.blobs.put_stream(&blob, body, MAX_PUT_SIZE, None).await?;
         if content_md5.is_some_and(|m| m != out.md5) {
             self.blobs.delete_all(std::slice::from_ref(&blob)).await;
             return Err(ObjectError::BadDigest);
@@ -246,7 +248,7 @@ impl ObjectStore {
         let mut stream = self.read(object, 0..object.size).await?;
         let mut md5 = Md5::new();
         while let Some(chunk) = stream.next().await {
-            md5.update(chunk.map_err(|e| ObjectError::Blob(BlobError::Backend(e.to_string())))?);
+            md5.update(&chunk.map_err(|e| ObjectError::Blob(BlobError::Backend(e.to_string())))?);
         }
         let hex = hex::encode(md5.finalize());
         self.meta.set_object_md5(&object.object_id, &hex).await?;
@@ -306,17 +308,21 @@ impl ObjectStore {
                 "Part number must be an integer between 1 and 10000, inclusive.".into(),
             ));
         }
-        let chain = self.take_chain(&upload.upload_id, part_number);
         let blob = BlobStore::new_blob_name();
-        let (mut chain_parts, running) = match chain {
-            Some(c) => (Some(c.parts), Some(c.hasher)),
+        // The whole-object MD5 goes on with this part's bytes on a thread of its own; the
+        // part is answered without waiting for it.
+        let (tee, chain) = match self.take_chain(&upload.upload_id, part_number) {
+            Some(c) => {
+                let (feed, next) = c.md5.feed();
+                (Some(feed), Some((c.parts, next)))
+            }
             None => (None, None),
         };
         // Made durable together at completion (an fsync per part would stall every part on
         // the disk); a part is written (it survives the process) when its response goes out.
-        let (out, running) = self
+        let out = self
             .blobs
-            .put_stream_with(&blob, body, MAX_PART_SIZE, running, Durability::Later)
+            .put_stream_with(&blob, body, MAX_PART_SIZE, tee, Durability::Later)
             .await?;
         if content_md5.is_some_and(|m| m != out.md5) {
             self.blobs.delete_all(std::slice::from_ref(&blob)).await;
@@ -336,11 +342,11 @@ impl ObjectStore {
                 if let Some(old) = replaced {
                     self.blobs.delete_all(&[old]).await;
                 }
-                if let (Some(mut parts), Some(hasher)) = (chain_parts.take(), running) {
+                if let Some((mut parts, md5)) = chain {
                     parts.push((part_number, blob));
                     let chain = Chain {
                         parts,
-                        hasher,
+                        md5,
                         touched: now_ms(),
                     };
                     self.put_chain(&upload.upload_id, chain);
@@ -362,7 +368,7 @@ impl ObjectStore {
             chains.remove(upload_id);
             return Some(Chain {
                 parts: Vec::new(),
-                hasher: Md5::new(),
+                md5: RunningMd5::new(),
                 touched: now_ms(),
             });
         }
@@ -489,7 +495,7 @@ impl ObjectStore {
             });
             offset += part.size;
         }
-        let md5_hex = self.chain_md5(&upload.upload_id, &manifest);
+        let md5_hex = self.chain_md5(&upload.upload_id, &manifest).await;
         let object = StoredObject {
             bucket: upload.bucket.clone(),
             key: upload.key.clone(),
@@ -510,17 +516,34 @@ impl ObjectStore {
         Ok((object, manifest))
     }
 
-    /// The in-order MD5 when the upload's chain covers exactly the manifest's blobs.
-    fn chain_md5(&self, upload_id: &str, manifest: &[ManifestPart]) -> Option<String> {
-        let chains = self.chains.lock().unwrap_or_else(|p| p.into_inner());
-        let chain = chains.get(upload_id)?;
-        let same = chain.parts.len() == manifest.len()
-            && chain
-                .parts
-                .iter()
-                .zip(manifest)
-                .all(|((n, blob), m)| *n == m.part_number && *blob == m.blob);
-        same.then(|| hex::encode(chain.hasher.clone().finalize()))
+    /// The in-order MD5 when the upload's chain covers exactly the manifest's blobs (waiting
+    /// for the chain to catch up with the last part).
+    async fn chain_md5(&self, upload_id: &str, manifest: &[ManifestPart]) -> Option<String> {
+        let chain = {
+            let mut chains = self.chains.lock().unwrap_or_else(|p| p.into_inner());
+            let same = chains.get(upload_id).is_some_and(|chain| {
+                chain.parts.len() == manifest.len()
+                    && chain
+                        .parts
+                        .iter()
+                        .zip(manifest)
+                        .all(|((n, blob), m)| *n == m.part_number && *blob == m.blob)
+            });
+            if !same {
+                return None;
+            }
+            chains.remove(upload_id)?
+        };
+        let md5 = chain.md5.resolve().await?;
+        let hex = hex::encode(md5.clone().finalize());
+        // Kept (resolved) in case this completion is retried.
+        let resolved = Chain {
+            parts: chain.parts,
+            md5: RunningMd5::Ready(md5),
+            touched: chain.touched,
+        };
+        self.put_chain(upload_id, resolved);
+        Some(hex)
     }
 
     /// AbortMultipartUpload: deletes the upload and its part blobs.

@@ -11,9 +11,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
+use crate::running_md5::Md5Feed;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
-use md5::Md5;
 use opendal::{ErrorKind, HttpTransporter, OperationContext, Operator};
 
 pub use crate::writer::{BlobWriter, Durability};
@@ -85,8 +85,9 @@ impl std::fmt::Debug for BlobStore {
     }
 }
 
-/// Bytes handed to the filesystem writer at once (small HTTP frames are gathered first).
-const FS_WRITE_CHUNK: usize = 1 << 20;
+/// Bytes handed on at once to a write's hashers and its sink (HTTP frames are batched
+/// first); also the filesystem writer's write size.
+const WRITE_BATCH: usize = 1 << 20;
 /// S3 multipart chunk of the backend writer (S3's minimum part is 5 MiB) and how many
 /// chunks may be in flight; bounds memory per write to about (1 + concurrency) chunks.
 const S3_WRITE_CHUNK: usize = 8 << 20;
@@ -266,17 +267,11 @@ impl BlobStore {
         self.writer_with(path, None).await
     }
 
-    /// Starts writing a new blob at `path`; every byte also goes into `extra` (a running
-    /// MD5 the caller continues, handed back by [`BlobWriter::finish`]).
-    pub async fn writer_with(&self, path: &str, extra: Option<Md5>) -> Result<BlobWriter, BlobError> {
+    /// Starts writing a new blob at `path`; every byte also goes to `tee` (feeding a running
+    /// MD5 of the caller).
+    pub async fn writer_with(&self, path: &str, tee: Option<Md5Feed>) -> Result<BlobWriter, BlobError> {
         if let (BackendKind::Fs, Some(root)) = (self.kind, &self.fs_root) {
-            return Ok(BlobWriter::fs(
-                root.join(path),
-                self.op.clone(),
-                path,
-                extra,
-                FS_WRITE_CHUNK,
-            ));
+            return Ok(BlobWriter::fs(root.join(path), self.op.clone(), path, tee, WRITE_BATCH));
         }
         let inner = self
             .op
@@ -285,7 +280,7 @@ impl BlobStore {
             .concurrent(S3_WRITE_CONCURRENCY)
             .await
             .map_err(|e| BlobError::backend(path, e))?;
-        Ok(BlobWriter::opendal(inner, self.op.clone(), path, extra))
+        Ok(BlobWriter::opendal(inner, self.op.clone(), path, tee, WRITE_BATCH))
     }
 
     /// Makes blobs written with [`Durability::Later`] durable (fsync on the filesystem, after
@@ -317,20 +312,20 @@ impl BlobStore {
     }
 
     /// Writes everything `source` yields to a new blob at `path`, hashing as it goes; on any
-    /// failure (including more than `limit` bytes) nothing is left at `path`. `extra`, a
-    /// running MD5 of the caller, is continued with every byte and handed back.
+    /// failure (including more than `limit` bytes) nothing is left at `path`. `tee`, feeding
+    /// a running MD5 of the caller, is handed every byte.
     pub async fn put_stream<S, E>(
         &self,
         path: &str,
         source: S,
         limit: u64,
-        extra: Option<Md5>,
-    ) -> Result<(WriteOutcome, Option<Md5>), BlobError>
+        tee: Option<Md5Feed>,
+    ) -> Result<WriteOutcome, BlobError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        self.put_stream_with(path, source, limit, extra, Durability::Now).await
+        self.put_stream_with(path, source, limit, tee, Durability::Now).await
     }
 
     /// [`put_stream`](Self::put_stream) with a choice of when the blob must be durable.
@@ -339,14 +334,14 @@ impl BlobStore {
         path: &str,
         source: S,
         limit: u64,
-        extra: Option<Md5>,
+        tee: Option<Md5Feed>,
         durability: Durability,
-    ) -> Result<(WriteOutcome, Option<Md5>), BlobError>
+    ) -> Result<WriteOutcome, BlobError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        let mut writer = self.writer_with(path, extra).await?;
+        let mut writer = self.writer_with(path, tee).await?;
         writer.set_durability(durability);
         let mut source = std::pin::pin!(source);
         let result = async {

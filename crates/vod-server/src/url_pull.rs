@@ -32,10 +32,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use md5::{Digest as _, Md5};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use vod_auth::crc64::Crc64;
+use vod_auth::md5sum::Md5;
 use vod_blob::BlobStore;
 use vod_callbacks::events::{self, EventError};
 use vod_callbacks::outbound::blocked_reason;
@@ -238,7 +238,7 @@ impl Sink {
         if !sent {
             return Err(std::io::Error::other("the writer stopped"));
         }
-        Ok((md5.finalize().into(), crc.finish()))
+        Ok((md5.finalize(), crc.finish()))
     }
 
     /// Stops both threads (whatever reached the file stays for a later resume).
@@ -275,7 +275,7 @@ async fn hash_file(path: &Path) -> std::io::Result<Downloaded> {
         hash_prefix(&path, size, Some(&mut md5), Some(&mut crc))?;
         Ok(Downloaded {
             size,
-            md5: md5.finalize().into(),
+            md5: md5.finalize(),
             crc64: crc.finish(),
         })
     })
@@ -565,7 +565,7 @@ impl UrlPullHandler {
             writer.abort().await;
             return Err(e);
         }
-        let (out, _) = writer.finish().await.map_err(|e| store_failure(e.to_string()))?;
+        let out = writer.finish().await.map_err(|e| store_failure(e.to_string()))?;
         Ok(Downloaded {
             size: out.size,
             md5: out.md5,
@@ -935,7 +935,7 @@ mod tests {
         assert!(sink.push(Bytes::from_static(b"world")).await);
         let (md5, crc) = sink.finish().await.unwrap();
         assert_eq!(std::fs::read(&part).unwrap(), b"hello world");
-        assert_eq!(md5, <[u8; 16]>::from(Md5::digest(b"hello world")));
+        assert_eq!(md5, vod_auth::md5sum::md5(b"hello world"));
         assert_eq!(crc, vod_auth::crc64::checksum(b"hello world"));
         let whole = hash_file(&part).await.unwrap();
         assert_eq!((whole.size, whole.md5, whole.crc64), (11, md5, crc));
