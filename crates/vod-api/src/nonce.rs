@@ -66,6 +66,12 @@ async fn writer(store: Arc<dyn MetaStore>, mut rx: mpsc::Receiver<(String, i64, 
                 Err(_) => break,
             }
         }
+        if in_flight == 1 {
+            // One batch at a time anyway: written right here, no task per batch.
+            write_batch(store.as_ref(), batch).await;
+            drop(permit);
+            continue;
+        }
         let store = store.clone();
         tokio::spawn(async move {
             write_batch(store.as_ref(), batch).await;

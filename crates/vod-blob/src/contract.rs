@@ -154,7 +154,11 @@ pub async fn blobs_large_streaming_write(store: BlobStore) {
     assert_eq!(out.size, bytes.len() as u64);
     assert_eq!(out.md5, md5_of(&bytes));
     if let Some(md5) = running.resolve().await {
-        assert_eq!(md5.finalize(), md5_of(&bytes), "a running MD5 that kept up saw every byte");
+        assert_eq!(
+            md5.finalize(),
+            md5_of(&bytes),
+            "a running MD5 that kept up saw every byte"
+        );
     }
     // A write the running MD5 cannot fall behind on (fewer batches than its queue holds):
     // it must continue over every byte, after what it held before.

@@ -18,6 +18,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use vod_core::{CoreError, CoreResult};
 
@@ -34,12 +35,22 @@ pub struct NonceJournal {
 #[derive(Debug)]
 struct State {
     lock: File,
+    /// The directory itself, open for `fstat` (its mtime) without a path lookup.
+    dir_handle: File,
     digest: KeyDigest,
     /// digest of the key → expires_at_ms of every nonce recorded and not yet purged.
     seen: HashMap<u128, i64>,
     /// Open window files and how far this process has read each.
     files: BTreeMap<i64, Tail>,
+    /// The directory's mtime at the last listing, if that listing can be trusted to have
+    /// seen every file up to that mtime (see [`State::catch_up`]).
+    listed: Option<SystemTime>,
 }
+
+/// A directory listing is skipped while the directory's mtime is unchanged, but only once
+/// that mtime is older than this at listing time: timestamps are coarse (a clock tick), so
+/// two changes within one tick can share an mtime.
+const DIR_MTIME_SETTLED: Duration = Duration::from_secs(1);
 
 /// A 128-bit digest of a key, SipHash under two random keys of this process: the set holds
 /// fixed 24-byte entries rather than strings (no allocation per nonce, cheap growth). Unlike
@@ -62,6 +73,8 @@ impl KeyDigest {
 struct Tail {
     file: File,
     read_to: u64,
+    /// The file's size when this process last looked (or after its own append).
+    size: u64,
 }
 
 impl NonceJournal {
@@ -78,13 +91,16 @@ impl NonceJournal {
             .write(true)
             .open(&lock_path)
             .map_err(|e| io_error(&lock_path, e))?;
+        let dir_handle = File::open(&dir).map_err(|e| io_error(&dir, e))?;
         let journal = Self {
             dir,
             state: Mutex::new(State {
                 lock,
+                dir_handle,
                 digest: KeyDigest::new(),
                 seen: HashMap::new(),
                 files: BTreeMap::new(),
+                listed: None,
             }),
         };
         journal.with_lock(|dir, state| state.catch_up(dir))?;
@@ -100,40 +116,28 @@ impl NonceJournal {
     /// Records each `(key, expires_at_ms)`; per item `true` when it was new (its first
     /// occurrence in `items`, never recorded before by any process, or purged since).
     pub fn record(&self, items: &[(String, i64)]) -> CoreResult<Vec<bool>> {
-        self.with_lock(|dir, state| {
-            state.catch_up(dir)?;
-            let mut result = Vec::with_capacity(items.len());
-            // Per window: the bytes to append and the keys they record.
-            let mut appends: BTreeMap<i64, (Vec<u8>, Vec<u128>)> = BTreeMap::new();
-            for (key, expires_at) in items {
-                let digest = state.digest.of(key);
-                if state.seen.contains_key(&digest) {
-                    result.push(false);
-                    continue;
-                }
-                state.seen.insert(digest, *expires_at);
-                let (buf, keys) = appends
-                    .entry(expires_at.div_euclid(WINDOW_MS))
-                    .or_insert_with(|| (vec![b'\n'], Vec::new()));
-                encode_record(buf, key, *expires_at);
-                keys.push(digest);
-                result.push(true);
+        self.with_lock(|dir, state| state.record(dir, items))
+    }
+
+    /// [`record`](Self::record) without waiting: `None` (nothing done) when another thread
+    /// of this process or another process holds the journal. Cheap enough (a few syscalls
+    /// and one `write(2)`) to run on an async worker when it does not wait.
+    pub fn try_record(&self, items: &[(String, i64)]) -> Option<CoreResult<Vec<bool>>> {
+        let mut state = match self.state.try_lock() {
+            Ok(s) => s,
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+            Err(std::sync::TryLockError::Poisoned(_)) => {
+                return Some(Err(CoreError::Internal("nonce journal state poisoned".into())));
             }
-            let mut failure = None;
-            for (window, (buf, keys)) in appends {
-                if failure.is_some() {
-                    forget(state, &keys);
-                } else if let Err(e) = state.append(dir, window, &buf) {
-                    // Not durable: forget them, so a retry is not taken for a replay.
-                    forget(state, &keys);
-                    failure = Some(e);
-                }
-            }
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            Ok(result)
-        })
+        };
+        match state.lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return None,
+            Err(std::fs::TryLockError::Error(e)) => return Some(Err(io_error(&self.dir, e))),
+        }
+        let out = state.record(&self.dir, items);
+        let unlocked = state.lock.unlock().map_err(|e| io_error(&self.dir, e));
+        Some(out.and_then(|r| unlocked.map(|()| r)))
     }
 
     /// Forgets nonces that expired before `now_ms` and deletes the files whose whole window
@@ -178,8 +182,61 @@ impl NonceJournal {
 }
 
 impl State {
+    /// Catches up with the other processes, then records the new items (see
+    /// [`NonceJournal::record`]); the caller holds the lock.
+    fn record(&mut self, dir: &Path, items: &[(String, i64)]) -> CoreResult<Vec<bool>> {
+        self.catch_up(dir)?;
+        let mut result = Vec::with_capacity(items.len());
+        // Per window: the bytes to append and the keys they record.
+        let mut appends: BTreeMap<i64, (Vec<u8>, Vec<u128>)> = BTreeMap::new();
+        for (key, expires_at) in items {
+            let digest = self.digest.of(key);
+            if self.seen.contains_key(&digest) {
+                result.push(false);
+                continue;
+            }
+            self.seen.insert(digest, *expires_at);
+            let (buf, keys) = appends
+                .entry(expires_at.div_euclid(WINDOW_MS))
+                .or_insert_with(|| (vec![b'\n'], Vec::new()));
+            encode_record(buf, key, *expires_at);
+            keys.push(digest);
+            result.push(true);
+        }
+        let mut failure = None;
+        for (window, (buf, keys)) in appends {
+            if failure.is_some() {
+                forget(self, &keys);
+            } else if let Err(e) = self.append(dir, window, &buf) {
+                // Not durable: forget them, so a retry is not taken for a replay.
+                forget(self, &keys);
+                failure = Some(e);
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(result),
+        }
+    }
+
     /// Reads what any process appended since this one last looked (and files it never saw).
     fn catch_up(&mut self, dir: &Path) -> CoreResult<()> {
+        self.find_new_files(dir)?;
+        self.read_new_records(dir)
+    }
+
+    /// Opens window files this process has not seen: lists the directory unless its mtime
+    /// shows that nothing was created (or deleted) since the last trusted listing.
+    fn find_new_files(&mut self, dir: &Path) -> CoreResult<()> {
+        let listing_at = SystemTime::now();
+        let mtime = self
+            .dir_handle
+            .metadata()
+            .and_then(|m| m.modified())
+            .map_err(|e| io_error(dir, e))?;
+        if self.listed == Some(mtime) {
+            return Ok(());
+        }
         let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
         for entry in entries {
             let entry = entry.map_err(|e| io_error(dir, e))?;
@@ -195,7 +252,11 @@ impl State {
                 let path = entry.path();
                 match OpenOptions::new().read(true).append(true).open(&path) {
                     Ok(file) => {
-                        slot.insert(Tail { file, read_to: 0 });
+                        slot.insert(Tail {
+                            file,
+                            read_to: 0,
+                            size: 0,
+                        });
                     }
                     // Purged by another process since the listing.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -203,8 +264,18 @@ impl State {
                 }
             }
         }
+        let settled = listing_at
+            .duration_since(mtime)
+            .is_ok_and(|age| age >= DIR_MTIME_SETTLED);
+        self.listed = settled.then_some(mtime);
+        Ok(())
+    }
+
+    /// Reads the records appended to known files since this process last looked.
+    fn read_new_records(&mut self, dir: &Path) -> CoreResult<()> {
         for (window, tail) in &mut self.files {
             let len = tail.file.metadata().map_err(|e| io_error(dir, e))?.len();
+            tail.size = len;
             if len <= tail.read_to {
                 continue;
             }
@@ -237,12 +308,15 @@ impl State {
                     .create(true)
                     .open(&path)
                     .map_err(|e| io_error(&path, e))?;
-                slot.insert(Tail { file, read_to: 0 })
+                let size = file.metadata().map_err(|e| io_error(&path, e))?.len();
+                slot.insert(Tail { file, read_to: 0, size })
             }
         };
         (&tail.file).write_all(buf).map_err(|e| io_error(&path, e))?;
-        // Nothing else was appended meanwhile (the lock is held): all of it has been seen.
-        tail.read_to = tail.file.metadata().map_err(|e| io_error(&path, e))?.len();
+        // Nothing else was appended since this process looked (the lock is held): all of it
+        // has been seen.
+        tail.size += buf.len() as u64;
+        tail.read_to = tail.size;
         Ok(())
     }
 }
@@ -348,6 +422,46 @@ mod tests {
             vec![false, true, false]
         );
         assert_eq!(a.record(&[("k:3".into(), 5)]).unwrap(), vec![false], "a catches up");
+    }
+
+    #[test]
+    fn try_record_does_nothing_while_another_process_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        let a = NonceJournal::open(&db).unwrap();
+        let b = NonceJournal::open(&db).unwrap();
+        let item = vec![("ak:n1".to_string(), 4_000_000_000_000)];
+        {
+            // b (another open file description, as another process would have) holds it.
+            let held = b.state.lock().unwrap();
+            held.lock.lock().unwrap();
+            assert!(a.try_record(&item).is_none(), "would have waited for the lock");
+            held.lock.unlock().unwrap();
+        }
+        assert_eq!(a.try_record(&item).unwrap().unwrap(), vec![true]);
+        assert_eq!(b.try_record(&item).unwrap().unwrap(), vec![false], "b catches up first");
+        assert_eq!(a.record(&item).unwrap(), vec![false]);
+    }
+
+    #[test]
+    fn a_file_created_after_a_trusted_listing_is_still_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        let a = NonceJournal::open(&db).unwrap();
+        let b = NonceJournal::open(&db).unwrap();
+        let window = |w: i64| w * WINDOW_MS + 1;
+        assert_eq!(a.record(&[("ak:1".into(), window(7000))]).unwrap(), vec![true]);
+        // The directory last changed long ago: b's next listing is trusted, later batches
+        // skip listing while the mtime stays the same.
+        let old = SystemTime::now() - Duration::from_secs(60);
+        File::open(a.dir()).unwrap().set_modified(old).unwrap();
+        assert_eq!(b.record(&[("ak:1".into(), window(7000))]).unwrap(), vec![false]);
+        assert_eq!(b.state.lock().unwrap().listed, Some(old));
+        assert_eq!(b.record(&[("ak:2".into(), window(7000))]).unwrap(), vec![true]);
+        // a creates a new window file: the mtime moves, so b lists again and finds it.
+        assert_eq!(a.record(&[("ak:3".into(), window(7001))]).unwrap(), vec![true]);
+        assert_eq!(b.record(&[("ak:3".into(), window(7001))]).unwrap(), vec![false]);
+        assert_eq!(a.record(&[("ak:2".into(), window(7000))]).unwrap(), vec![false]);
     }
 
     #[test]

@@ -30,6 +30,11 @@ impl NonceRepo for SqlStore {
         }
         match &self.journal {
             Some(journal) => {
+                // Inline when nothing holds the journal (the usual case: one writer task
+                // per process); a blocking thread waits for the lock otherwise.
+                if let Some(done) = journal.try_record(items) {
+                    return done;
+                }
                 let (journal, items) = (journal.clone(), items.to_vec());
                 tokio::task::spawn_blocking(move || journal.record(&items))
                     .await
