@@ -59,8 +59,9 @@ impl Inbound {
         let header_pairs: Vec<(String, String)> = headers
             .iter()
             .map(|(k, v)| {
+                // `HeaderName`s are lowercase already.
                 (
-                    k.as_str().to_ascii_lowercase(),
+                    k.as_str().to_owned(),
                     String::from_utf8_lossy(v.as_bytes()).into_owned(),
                 )
             })

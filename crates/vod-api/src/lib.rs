@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod error;
 pub mod inbound;
 pub mod nonce;
+pub mod request_metrics;
 pub mod server;
 pub mod state;
 pub mod throttle;

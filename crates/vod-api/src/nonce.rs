@@ -58,6 +58,9 @@ async fn writer(store: Arc<dyn MetaStore>, mut rx: mpsc::Receiver<(String, i64, 
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
+        // Let the requests that are ready to run reach this point too: one write then
+        // records all of them (a batch per wake-up would cost a write per request).
+        tokio::task::yield_now().await;
         let mut batch = Vec::with_capacity(64);
         batch.push(first);
         while batch.len() < MAX_BATCH {

@@ -60,8 +60,7 @@ async fn rpc_entry(State(state): State<AppState>, request: Request) -> Response 
         }
     };
     let label = actions::static_name(product_hint, &action_label).unwrap_or("unknown");
-    metrics::counter!("vod_api_requests_total", "action" => label, "code" => code).increment(1);
-    metrics::histogram!("vod_api_request_duration_seconds", "action" => label).record(started.elapsed().as_secs_f64());
+    state.0.metrics.record(label, code, started.elapsed().as_secs_f64());
     response
 }
 

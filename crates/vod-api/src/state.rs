@@ -9,6 +9,7 @@ use vod_core::service::media::{MediaConfig, MediaService};
 use crate::appcache::AppCache;
 use crate::authn::KeyCache;
 use crate::nonce::NonceGuard;
+use crate::request_metrics::RequestMetrics;
 use crate::throttle::{Throttle, ThrottleConfig};
 
 /// Settings of the RPC gateway (the `[gateway]` section of vodstack.toml).
@@ -60,6 +61,7 @@ pub struct Inner {
     pub apps: AppCache,
     pub nonces: NonceGuard,
     pub throttle: Throttle,
+    pub metrics: RequestMetrics,
     /// The media library (also the OSS endpoint's `UploadEvents`).
     pub media: Arc<MediaService>,
     /// `[url_upload]` settings (UploadMediaByURL's daily quota); set by the composition root.
@@ -86,6 +88,7 @@ impl AppState {
             apps,
             nonces,
             throttle,
+            metrics: RequestMetrics::default(),
             media,
             url_upload: Default::default(),
             refresh_quotas: Default::default(),

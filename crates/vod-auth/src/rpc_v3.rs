@@ -4,6 +4,7 @@
 use crate::error::AuthParseError;
 use crate::percent::pop_encode;
 use crate::{ct_eq, mac};
+use std::borrow::Cow;
 
 /// The algorithm token the Tea SDKs send by default.
 pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
@@ -66,13 +67,35 @@ fn nonempty<'a>(o: Option<&'a str>, what: &'static str) -> Result<&'a str, AuthP
 /// Canonical query: names and values [`pop_encode`]d, sorted by name then
 /// value, `k=v` joined with `&` (empty value → `k=`).
 pub fn canonical_query(params: &[(String, String)]) -> String {
-    let mut encoded: Vec<(String, String)> = params.iter().map(|(k, v)| (pop_encode(k), pop_encode(v))).collect();
-    encoded.sort();
-    encoded
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    let mut out = String::new();
+    push_canonical_query(&mut out, params);
+    out
+}
+
+/// [`canonical_query`] appended to `out` (names and values without reserved bytes, the
+/// usual case, are borrowed rather than copied).
+fn push_canonical_query(out: &mut String, params: &[(String, String)]) {
+    let mut encoded: Vec<(Cow<'_, str>, Cow<'_, str>)> =
+        params.iter().map(|(k, v)| (encode_cow(k), encode_cow(v))).collect();
+    encoded.sort_unstable();
+    for (i, (k, v)) in encoded.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+}
+
+fn encode_cow(s: &str) -> Cow<'_, str> {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+    {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(pop_encode(s))
+    }
 }
 
 /// Builds the canonical request of §1.4.
@@ -89,26 +112,48 @@ pub fn canonical_request(
     signed_headers: &[String],
     hashed_payload: &str,
 ) -> String {
-    let mut names: Vec<String> = signed_headers.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
-    names.sort();
+    let mut names: Vec<Cow<'_, str>> = signed_headers
+        .iter()
+        .map(|h| {
+            let h = h.trim();
+            if h.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(h.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(h)
+            }
+        })
+        .collect();
+    names.sort_unstable();
     names.dedup();
-    let mut canonical_headers = String::new();
+    let mut out = String::with_capacity(512);
+    out.push_str(method);
+    out.push('\n');
+    out.push_str(canonical_uri);
+    out.push('\n');
+    push_canonical_query(&mut out, query);
+    out.push('\n');
     for name in &names {
-        let values: Vec<&str> = headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-            .collect();
-        canonical_headers.push_str(name);
-        canonical_headers.push(':');
-        canonical_headers.push_str(&values.join(","));
-        canonical_headers.push('\n');
+        out.push_str(name);
+        out.push(':');
+        let values = headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+        for (i, (_, v)) in values.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(v.trim());
+        }
+        out.push('\n');
     }
-    format!(
-        "{method}\n{canonical_uri}\n{}\n{canonical_headers}\n{}\n{hashed_payload}",
-        canonical_query(query),
-        names.join(";")
-    )
+    out.push('\n');
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
+    out.push('\n');
+    out.push_str(hashed_payload);
+    out
 }
 
 /// `"ACS3-HMAC-SHA256\n" + hex(sha256(canonical_request))`.
