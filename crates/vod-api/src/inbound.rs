@@ -144,9 +144,11 @@ impl Inbound {
     /// The business parameters handlers see (common parameters removed).
     pub fn business_params(&self) -> Params {
         Params::new(
-            self.all_params()
-                .into_iter()
+            self.query
+                .iter()
+                .chain(self.form.iter())
                 .filter(|(k, _)| !COMMON_PARAMS.contains(&k.as_str()))
+                .cloned()
                 .collect(),
         )
     }

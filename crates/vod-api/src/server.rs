@@ -39,11 +39,11 @@ async fn rpc_entry(State(state): State<AppState>, request: Request) -> Response 
     let req = Inbound::parse(&parts.method, &parts.uri, &parts.headers, &bytes);
     let format = req.format();
     let product_hint = req.version().and_then(Product::from_version).unwrap_or(Product::Vod);
-    let action_label = req.action().unwrap_or("").to_string();
     let outcome = run(&state, &req, &request_id).await;
+    let action_label = req.action().unwrap_or("");
     let (response, code) = match outcome {
         Ok((action, body)) => {
-            let bytes = render_success_with(&action, format, &request_id, body, &actions::xml_items(&action));
+            let bytes = render_success_with(action, format, &request_id, body, &actions::xml_items(action));
             (
                 respond(StatusCode::OK, format, &request_id, bytes),
                 std::borrow::Cow::Borrowed("200"),
@@ -59,24 +59,19 @@ async fn rpc_entry(State(state): State<AppState>, request: Request) -> Response 
             (error_response(&err, format, &request_id, &req.host, product_hint), code)
         }
     };
-    let label = actions::static_name(product_hint, &action_label).unwrap_or("unknown");
+    let label = actions::static_name(product_hint, action_label).unwrap_or("unknown");
     state.0.metrics.record(label, code, started.elapsed().as_secs_f64());
     response
 }
 
-async fn run(state: &AppState, req: &Inbound, request_id: &str) -> Result<(String, actions::Body), ApiError> {
-    let action = req
-        .action()
-        .ok_or_else(|| ApiError::missing_common("Action"))?
-        .to_string();
+async fn run(state: &AppState, req: &Inbound, request_id: &str) -> Result<(&'static str, actions::Body), ApiError> {
+    let action = req.action().ok_or_else(|| ApiError::missing_common("Action"))?;
     let version = req.version().ok_or_else(|| ApiError::missing_common("Version"))?;
     let product = Product::from_version(version).ok_or_else(|| ApiError::new(codes::INVALID_ACTION_NOT_FOUND))?;
-    if !actions::is_implemented(product, &action) {
-        return Err(codes::INVALID_ACTION_NOT_FOUND.into());
-    }
+    let action = actions::static_name(product, action).ok_or_else(|| ApiError::new(codes::INVALID_ACTION_NOT_FOUND))?;
     let caller = authenticate(state, req).await?;
-    check_action(&caller, product, &action)?;
-    if !state.0.throttle.allow(product, &action, &caller.account_id).await {
+    check_action(&caller, product, action)?;
+    if !state.0.throttle.allow(product, action, &caller.account_id).await {
         return Err(codes::THROTTLING_USER.into());
     }
     let params = req.business_params();
@@ -85,7 +80,7 @@ async fn run(state: &AppState, req: &Inbound, request_id: &str) -> Result<(Strin
         caller: &caller,
         request_id,
         product,
-        action: &action,
+        action,
     };
     let body = actions::dispatch(&ctx, &params).await?;
     Ok((action, body))
