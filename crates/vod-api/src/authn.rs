@@ -134,7 +134,7 @@ async fn authenticate_v3(state: &AppState, req: &Inbound, authorization: &str) -
         &req.method,
         "/",
         &req.query,
-        &req.headers,
+        &req.headers_named(&auth.signed_headers),
         &auth.signed_headers,
         &hashed_payload,
     );

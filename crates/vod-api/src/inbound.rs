@@ -38,14 +38,14 @@ pub struct Inbound {
     pub host: String,
     pub query: Vec<(String, String)>,
     pub form: Vec<(String, String)>,
-    /// Lowercase header names with their values (repeated headers stay repeated).
-    pub headers: Vec<(String, String)>,
+    /// The request's headers as received.
+    pub headers: HeaderMap,
     pub body_sha256: String,
     pub scheme: Scheme,
 }
 
 impl Inbound {
-    pub fn parse(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Self {
+    pub fn parse(method: &Method, uri: &Uri, headers: HeaderMap, body: &Bytes) -> Self {
         let query = uri.query().map(form_decode_pairs).unwrap_or_default();
         let is_form = headers
             .get(http::header::CONTENT_TYPE)
@@ -56,16 +56,6 @@ impl Inbound {
         } else {
             Vec::new()
         };
-        let header_pairs: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| {
-                // `HeaderName`s are lowercase already.
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
         let authorization = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -84,15 +74,34 @@ impl Inbound {
             host,
             query,
             form,
-            headers: header_pairs,
+            headers,
             body_sha256: rpc_v3::sha256_hex(body),
             scheme,
         }
     }
 
-    /// The first value of a header (name in lowercase).
+    /// The first value of a header (name in lowercase) that is valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .get(name)
+            .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+    }
+
+    /// Every `(name, value)` of the headers named in `names` (lowercase; values that are not
+    /// UTF-8 are left out), repeated headers repeated: what a V3 canonical request covers.
+    pub fn headers_named<'a>(&'a self, names: &'a [String]) -> Vec<(&'a str, &'a str)> {
+        let mut out = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                continue;
+            }
+            for value in self.headers.get_all(name.as_str()) {
+                if let Ok(v) = std::str::from_utf8(value.as_bytes()) {
+                    out.push((name.as_str(), v));
+                }
+            }
+        }
+        out
     }
 
     /// The first value of a parameter, from the query string or the form body.
@@ -173,7 +182,7 @@ mod tests {
         Inbound::parse(
             &method.parse().unwrap(),
             &uri.parse().unwrap(),
-            &hm,
+            hm,
             &Bytes::from(body.to_string()),
         )
     }
@@ -216,6 +225,22 @@ mod tests {
         assert_eq!(r.version(), Some("2017-03-21"));
         assert_eq!(r.format(), Format::Json);
         assert_eq!(r.host, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn headers_named_keeps_repeats_once_per_name() {
+        let r = parse(
+            "GET",
+            "/",
+            &[("x-acs-a", "1"), ("X-Acs-A", "2"), ("host", "h:1"), ("x-other", "o")],
+            "",
+        );
+        let names: Vec<String> = ["host", "x-acs-a", "host", "x-missing"].map(String::from).to_vec();
+        assert_eq!(
+            r.headers_named(&names),
+            vec![("host", "h:1"), ("x-acs-a", "1"), ("x-acs-a", "2")]
+        );
+        assert_eq!(r.header("x-acs-a"), Some("1"));
     }
 
     #[test]

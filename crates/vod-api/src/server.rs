@@ -36,7 +36,7 @@ async fn rpc_entry(State(state): State<AppState>, request: Request) -> Response 
             return error_response(&err, Format::Json, &request_id, "", Product::Vod);
         }
     };
-    let req = Inbound::parse(&parts.method, &parts.uri, &parts.headers, &bytes);
+    let req = Inbound::parse(&parts.method, &parts.uri, parts.headers, &bytes);
     let format = req.format();
     let product_hint = req.version().and_then(Product::from_version).unwrap_or(Product::Vod);
     let outcome = run(&state, &req, &request_id).await;

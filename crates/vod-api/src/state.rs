@@ -140,7 +140,11 @@ impl AppState {
     }
 
     /// An app of an account, through the short-lived app cache.
-    pub async fn app(&self, account_id: &str, app_id: &str) -> vod_core::CoreResult<Option<vod_core::model::AppInfo>> {
+    pub async fn app(
+        &self,
+        account_id: &str,
+        app_id: &str,
+    ) -> vod_core::CoreResult<Option<Arc<vod_core::model::AppInfo>>> {
         self.0.apps.get(self.store(), account_id, app_id).await
     }
 }

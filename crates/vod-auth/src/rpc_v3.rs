@@ -104,11 +104,11 @@ fn encode_cow(s: &str) -> Cow<'_, str> {
 /// name may repeat, its trimmed values are then joined by `,`). Only the names
 /// in `signed_headers` are used; they are lowercased, sorted and deduplicated
 /// for both the canonical header block and the SignedHeaders line.
-pub fn canonical_request(
+pub fn canonical_request<K: AsRef<str>, V: AsRef<str>>(
     method: &str,
     canonical_uri: &str,
     query: &[(String, String)],
-    headers: &[(String, String)],
+    headers: &[(K, V)],
     signed_headers: &[String],
     hashed_payload: &str,
 ) -> String {
@@ -135,12 +135,12 @@ pub fn canonical_request(
     for name in &names {
         out.push_str(name);
         out.push(':');
-        let values = headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+        let values = headers.iter().filter(|(k, _)| k.as_ref().eq_ignore_ascii_case(name));
         for (i, (_, v)) in values.enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(v.trim());
+            out.push_str(v.as_ref().trim());
         }
         out.push('\n');
     }

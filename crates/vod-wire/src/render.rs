@@ -54,20 +54,20 @@ pub fn render_success_with(
     body: Map<String, Value>,
     xml_items: &[(&str, &str)],
 ) -> Vec<u8> {
-    let mut obj = Map::with_capacity(body.len() + 1);
-    obj.insert("RequestId".into(), Value::String(request_id.into()));
-    for (k, v) in body {
-        if k != "RequestId" {
-            obj.insert(k, v);
-        }
-    }
+    let fields = || body.iter().filter(|(k, _)| k.as_str() != "RequestId");
     match format {
-        Format::Json => serde_json::to_vec(&Value::Object(obj)).unwrap_or_default(),
+        // Written straight from the body (no second map with RequestId put in front).
+        Format::Json => serde_json::to_vec(&SuccessEnvelope {
+            request_id,
+            body: &body,
+        })
+        .unwrap_or_default(),
         Format::Xml => {
             let mut out = String::from("<?xml version='1.0' encoding='UTF-8'?>");
             let root = format!("{action}Response");
             open(&mut out, &root);
-            for (k, v) in &obj {
+            write_element(&mut out, "RequestId", &Value::String(request_id.into()));
+            for (k, v) in fields() {
                 match (v, xml_items.iter().find(|(f, _)| f == k)) {
                     (Value::Array(items), Some((_, item))) => {
                         open(&mut out, k);
@@ -82,6 +82,24 @@ pub fn render_success_with(
             close(&mut out, &root);
             out.into_bytes()
         }
+    }
+}
+
+/// `{"RequestId": .., <body fields but a RequestId>}` in body order.
+struct SuccessEnvelope<'a> {
+    request_id: &'a str,
+    body: &'a Map<String, Value>,
+}
+
+impl serde::Serialize for SuccessEnvelope<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("RequestId", self.request_id)?;
+        for (k, v) in self.body.iter().filter(|(k, _)| k.as_str() != "RequestId") {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
     }
 }
 

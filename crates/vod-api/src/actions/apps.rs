@@ -62,7 +62,7 @@ async fn load_app(ctx: &Ctx<'_>, app_id: &str) -> Result<AppInfo, ApiError> {
     if !can_access_app(ctx.state, ctx.caller, ctx.product, ctx.action, app_id).await? {
         return Err(codes::FORBIDDEN.into());
     }
-    Ok(app)
+    Ok(std::sync::Arc::unwrap_or_clone(app))
 }
 
 pub async fn create_app_info(ctx: &Ctx<'_>, p: &Params) -> ActionResult {
