@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use http::HeaderName;
 use vod_auth::{rpc_v1, rpc_v3, sts};
 use vod_core::model::{KeyStatus, User};
 use vod_core::now_ms;
 use vod_wire::{ApiError, codes, timefmt};
 
 use crate::error::core_to_api;
-use crate::inbound::{Inbound, Scheme};
+use crate::inbound::{Inbound, Scheme, acs};
 use crate::state::AppState;
 
 /// Who is calling.
@@ -89,13 +90,13 @@ async fn authenticate_v1(state: &AppState, req: &Inbound) -> Result<Caller, ApiE
 }
 
 /// Headers a V3 request must sign (`x-acs-security-token` too when present).
-const V3_REQUIRED_SIGNED: &[&str] = &[
-    "host",
-    "x-acs-action",
-    "x-acs-version",
-    "x-acs-date",
-    "x-acs-signature-nonce",
-    "x-acs-content-sha256",
+const V3_REQUIRED_SIGNED: [HeaderName; 6] = [
+    http::header::HOST,
+    acs::ACTION,
+    acs::VERSION,
+    acs::DATE,
+    acs::SIGNATURE_NONCE,
+    acs::CONTENT_SHA256,
 ];
 
 async fn authenticate_v3(state: &AppState, req: &Inbound, authorization: &str) -> Result<Caller, ApiError> {
@@ -103,12 +104,10 @@ async fn authenticate_v3(state: &AppState, req: &Inbound, authorization: &str) -
     if auth.algorithm != rpc_v3::ALGORITHM {
         return Err(codes::INVALID_SIGNATURE_METHOD.into());
     }
-    let token = req.header("x-acs-security-token").filter(|t| !t.is_empty());
-    for h in V3_REQUIRED_SIGNED
-        .iter()
-        .copied()
-        .chain(token.map(|_| "x-acs-security-token"))
-    {
+    let token = req.header(&acs::SECURITY_TOKEN).filter(|t| !t.is_empty());
+    let token_header = acs::SECURITY_TOKEN;
+    for h in V3_REQUIRED_SIGNED.iter().chain(token.map(|_| &token_header)) {
+        let h = h.as_str();
         if req.header(h).is_some() && !auth.signed_headers.iter().any(|s| s == h) {
             return Err(ApiError::with_message(
                 codes::INCOMPLETE_SIGNATURE,
@@ -117,19 +116,16 @@ async fn authenticate_v3(state: &AppState, req: &Inbound, authorization: &str) -
         }
     }
     let nonce = req
-        .header("x-acs-signature-nonce")
+        .header(&acs::SIGNATURE_NONCE)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::missing_common("SignatureNonce"))?;
     let date = req
-        .header("x-acs-date")
+        .header(&acs::DATE)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::missing_common("Timestamp"))?;
     check_clock(state, date)?;
     let key = resolve_key(state, &auth.access_key_id, token).await?;
-    let hashed_payload = req
-        .header("x-acs-content-sha256")
-        .unwrap_or(&req.body_sha256)
-        .to_string();
+    let hashed_payload = req.header(&acs::CONTENT_SHA256).unwrap_or(&req.body_sha256).to_string();
     let canonical = rpc_v3::canonical_request(
         &req.method,
         "/",

@@ -22,6 +22,19 @@ const COMMON_PARAMS: &[&str] = &[
     "SecurityToken",
 ];
 
+/// The `x-acs-*` headers the gateway reads, as parsed names (a lookup by `&str` parses
+/// the name every time).
+pub mod acs {
+    use http::HeaderName;
+
+    pub const ACTION: HeaderName = HeaderName::from_static("x-acs-action");
+    pub const VERSION: HeaderName = HeaderName::from_static("x-acs-version");
+    pub const DATE: HeaderName = HeaderName::from_static("x-acs-date");
+    pub const SIGNATURE_NONCE: HeaderName = HeaderName::from_static("x-acs-signature-nonce");
+    pub const CONTENT_SHA256: HeaderName = HeaderName::from_static("x-acs-content-sha256");
+    pub const SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-acs-security-token");
+}
+
 /// The signature scheme a request carries.
 #[derive(Debug, Clone)]
 pub enum Scheme {
@@ -81,7 +94,7 @@ impl Inbound {
     }
 
     /// The first value of a header (name in lowercase) that is valid UTF-8.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub fn header<K: http::header::AsHeaderName>(&self, name: K) -> Option<&str> {
         self.headers
             .get(name)
             .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
@@ -125,9 +138,9 @@ impl Inbound {
     /// The action: `x-acs-action` for V3, the `Action` parameter for V1 (header as fallback).
     pub fn action(&self) -> Option<&str> {
         let (first, second) = if self.is_v3() {
-            (self.header("x-acs-action"), self.param("Action"))
+            (self.header(&acs::ACTION), self.param("Action"))
         } else {
-            (self.param("Action"), self.header("x-acs-action"))
+            (self.param("Action"), self.header(&acs::ACTION))
         };
         first.or(second).filter(|s| !s.is_empty())
     }
@@ -135,9 +148,9 @@ impl Inbound {
     /// The API version: `x-acs-version` for V3, the `Version` parameter for V1.
     pub fn version(&self) -> Option<&str> {
         let (first, second) = if self.is_v3() {
-            (self.header("x-acs-version"), self.param("Version"))
+            (self.header(&acs::VERSION), self.param("Version"))
         } else {
-            (self.param("Version"), self.header("x-acs-version"))
+            (self.param("Version"), self.header(&acs::VERSION))
         };
         first.or(second).filter(|s| !s.is_empty())
     }
