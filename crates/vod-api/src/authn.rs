@@ -35,7 +35,7 @@ pub struct Caller {
 
 struct ResolvedKey {
     secret: String,
-    caller: Caller,
+    caller: Arc<Caller>,
 }
 
 /// A short-lived cache of long-term keys and their users, so a request costs no key lookup.
@@ -59,14 +59,14 @@ impl KeyCache {
 }
 
 /// Authenticates `req`; on success the nonce has been recorded.
-pub async fn authenticate(state: &AppState, req: &Inbound) -> Result<Caller, ApiError> {
+pub async fn authenticate(state: &AppState, req: &Inbound) -> Result<Arc<Caller>, ApiError> {
     match &req.scheme {
         Scheme::V1 => authenticate_v1(state, req).await,
         Scheme::V3 { authorization } => authenticate_v3(state, req, authorization).await,
     }
 }
 
-async fn authenticate_v1(state: &AppState, req: &Inbound) -> Result<Caller, ApiError> {
+async fn authenticate_v1(state: &AppState, req: &Inbound) -> Result<Arc<Caller>, ApiError> {
     let ak = req.required_common("AccessKeyId")?;
     let provided = req.required_common("Signature")?;
     let method = req.required_common("SignatureMethod")?;
@@ -99,7 +99,7 @@ const V3_REQUIRED_SIGNED: [HeaderName; 6] = [
     acs::CONTENT_SHA256,
 ];
 
-async fn authenticate_v3(state: &AppState, req: &Inbound, authorization: &str) -> Result<Caller, ApiError> {
+async fn authenticate_v3(state: &AppState, req: &Inbound, authorization: &str) -> Result<Arc<Caller>, ApiError> {
     let auth = rpc_v3::parse_authorization(authorization).map_err(|_| ApiError::new(codes::INCOMPLETE_SIGNATURE))?;
     if auth.algorithm != rpc_v3::ALGORITHM {
         return Err(codes::INVALID_SIGNATURE_METHOD.into());
@@ -201,12 +201,12 @@ async fn resolve_key(state: &AppState, ak: &str, token: Option<&str>) -> Result<
     };
     let resolved = Arc::new(ResolvedKey {
         secret: key.secret.clone(),
-        caller: Caller {
+        caller: Arc::new(Caller {
             account_id: key.account_id.clone(),
             principal,
             access_key_id: key.id.clone(),
             via_sts: false,
-        },
+        }),
     });
     cache.entries.insert(ak.to_string(), (Instant::now(), resolved.clone()));
     Ok(resolved)
@@ -241,11 +241,11 @@ async fn resolve_sts(state: &AppState, ak: &str, token: &str) -> Result<Resolved
     };
     Ok(ResolvedKey {
         secret: sts::secret_for(&state.0.master_key, ak),
-        caller: Caller {
+        caller: Arc::new(Caller {
             account_id: claims.account_id,
             principal,
             access_key_id: ak.to_string(),
             via_sts: true,
-        },
+        }),
     })
 }

@@ -35,6 +35,9 @@ pub mod acs {
     pub const SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-acs-security-token");
 }
 
+/// Hex SHA-256 of an empty body (most RPC calls carry their parameters in the query).
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 /// The signature scheme a request carries.
 #[derive(Debug, Clone)]
 pub enum Scheme {
@@ -88,7 +91,11 @@ impl Inbound {
             query,
             form,
             headers,
-            body_sha256: rpc_v3::sha256_hex(body),
+            body_sha256: if body.is_empty() {
+                EMPTY_SHA256.to_string()
+            } else {
+                rpc_v3::sha256_hex(body)
+            },
             scheme,
         }
     }
@@ -254,6 +261,7 @@ mod tests {
             vec![("host", "h:1"), ("x-acs-a", "1"), ("x-acs-a", "2")]
         );
         assert_eq!(r.header("x-acs-a"), Some("1"));
+        assert_eq!(r.body_sha256, rpc_v3::sha256_hex(b""), "the empty body's digest");
     }
 
     #[test]
