@@ -108,7 +108,7 @@ async fn authenticate_v3(state: &AppState, req: &Inbound, authorization: &str) -
     let token_header = acs::SECURITY_TOKEN;
     for h in V3_REQUIRED_SIGNED.iter().chain(token.map(|_| &token_header)) {
         let h = h.as_str();
-        if req.header(h).is_some() && !auth.signed_headers.iter().any(|s| s == h) {
+        if req.header(h).is_some() && !auth.signed_headers.iter().any(|s| *s == h) {
             return Err(ApiError::with_message(
                 codes::INCOMPLETE_SIGNATURE,
                 format!("The request signature does not conform to Aliyun standards. Header {h} must be signed."),
@@ -124,7 +124,7 @@ async fn authenticate_v3(state: &AppState, req: &Inbound, authorization: &str) -
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::missing_common("Timestamp"))?;
     check_clock(state, date)?;
-    let key = resolve_key(state, &auth.access_key_id, token).await?;
+    let key = resolve_key(state, auth.access_key_id, token).await?;
     let hashed_payload = req.header(&acs::CONTENT_SHA256).unwrap_or(&req.body_sha256).to_string();
     let canonical = rpc_v3::canonical_request(
         &req.method,
@@ -135,7 +135,7 @@ async fn authenticate_v3(state: &AppState, req: &Inbound, authorization: &str) -
         &hashed_payload,
     );
     let sts = rpc_v3::string_to_sign(&canonical);
-    if !rpc_v3::verify(&key.secret, &sts, &auth.signature) {
+    if !rpc_v3::verify(&key.secret, &sts, auth.signature) {
         return Err(ApiError::signature_mismatch(&sts));
     }
     if !hashed_payload.eq_ignore_ascii_case(&req.body_sha256) {
@@ -144,7 +144,7 @@ async fn authenticate_v3(state: &AppState, req: &Inbound, authorization: &str) -
             "Specified signature is not matched with our calculation. x-acs-content-sha256 does not match the body.",
         ));
     }
-    check_nonce(state, &auth.access_key_id, nonce).await?;
+    check_nonce(state, auth.access_key_id, nonce).await?;
     Ok(key.caller.clone())
 }
 

@@ -109,15 +109,16 @@ impl Inbound {
 
     /// Every `(name, value)` of the headers named in `names` (lowercase; values that are not
     /// UTF-8 are left out), repeated headers repeated: what a V3 canonical request covers.
-    pub fn headers_named<'a>(&'a self, names: &'a [String]) -> Vec<(&'a str, &'a str)> {
+    pub fn headers_named<'a, S: AsRef<str>>(&'a self, names: &'a [S]) -> Vec<(&'a str, &'a str)> {
         let mut out = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
-            if names[..i].contains(name) {
+            let name = name.as_ref();
+            if names[..i].iter().any(|n| n.as_ref() == name) {
                 continue;
             }
-            for value in self.headers.get_all(name.as_str()) {
+            for value in self.headers.get_all(name) {
                 if let Ok(v) = std::str::from_utf8(value.as_bytes()) {
-                    out.push((name.as_str(), v));
+                    out.push((name, v));
                 }
             }
         }

@@ -9,21 +9,22 @@ use std::borrow::Cow;
 /// The algorithm token the Tea SDKs send by default.
 pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
 
-/// A parsed `Authorization: ACS3-... Credential=..,SignedHeaders=..,Signature=..` header.
+/// A parsed `Authorization: ACS3-... Credential=..,SignedHeaders=..,Signature=..` header,
+/// borrowing from the header's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authorization {
+pub struct Authorization<'a> {
     /// The scheme token, e.g. `ACS3-HMAC-SHA256` (callers decide which they accept).
-    pub algorithm: String,
-    pub access_key_id: String,
+    pub algorithm: &'a str,
+    pub access_key_id: &'a str,
     /// Lowercased signed header names in the order given.
-    pub signed_headers: Vec<String>,
-    pub signature: String,
+    pub signed_headers: Vec<Cow<'a, str>>,
+    pub signature: &'a str,
 }
 
 /// Parses an ACS3 `Authorization` header. The algorithm must start with
 /// `ACS3-`; components are comma separated with optional spaces; `Credential`,
 /// `SignedHeaders` and `Signature` are required and non-empty.
-pub fn parse_authorization(header: &str) -> Result<Authorization, AuthParseError> {
+pub fn parse_authorization(header: &str) -> Result<Authorization<'_>, AuthParseError> {
     let header = header.trim();
     if header.is_empty() {
         return Err(AuthParseError::Empty);
@@ -45,19 +46,28 @@ pub fn parse_authorization(header: &str) -> Result<Authorization, AuthParseError
             _ => {}
         }
     }
-    let access_key_id = nonempty(credential, "Credential")?.to_string();
+    let access_key_id = nonempty(credential, "Credential")?;
     let signed = nonempty(signed, "SignedHeaders")?;
-    let signature = nonempty(signature, "Signature")?.to_string();
-    let signed_headers: Vec<String> = signed.split(';').map(|h| h.trim().to_ascii_lowercase()).collect();
-    if signed_headers.iter().any(String::is_empty) {
+    let signature = nonempty(signature, "Signature")?;
+    let signed_headers: Vec<Cow<'_, str>> = signed.split(';').map(|h| lowercase(h.trim())).collect();
+    if signed_headers.iter().any(|h| h.is_empty()) {
         return Err(AuthParseError::Malformed("empty name in SignedHeaders".into()));
     }
     Ok(Authorization {
-        algorithm: algorithm.to_string(),
+        algorithm,
         access_key_id,
         signed_headers,
         signature,
     })
+}
+
+/// `s` in lowercase, borrowed when it already is.
+fn lowercase(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 fn nonempty<'a>(o: Option<&'a str>, what: &'static str) -> Result<&'a str, AuthParseError> {
@@ -104,25 +114,15 @@ fn encode_cow(s: &str) -> Cow<'_, str> {
 /// name may repeat, its trimmed values are then joined by `,`). Only the names
 /// in `signed_headers` are used; they are lowercased, sorted and deduplicated
 /// for both the canonical header block and the SignedHeaders line.
-pub fn canonical_request<K: AsRef<str>, V: AsRef<str>>(
+pub fn canonical_request<K: AsRef<str>, V: AsRef<str>, S: AsRef<str>>(
     method: &str,
     canonical_uri: &str,
     query: &[(String, String)],
     headers: &[(K, V)],
-    signed_headers: &[String],
+    signed_headers: &[S],
     hashed_payload: &str,
 ) -> String {
-    let mut names: Vec<Cow<'_, str>> = signed_headers
-        .iter()
-        .map(|h| {
-            let h = h.trim();
-            if h.bytes().any(|b| b.is_ascii_uppercase()) {
-                Cow::Owned(h.to_ascii_lowercase())
-            } else {
-                Cow::Borrowed(h)
-            }
-        })
-        .collect();
+    let mut names: Vec<Cow<'_, str>> = signed_headers.iter().map(|h| lowercase(h.as_ref().trim())).collect();
     names.sort_unstable();
     names.dedup();
     let mut out = String::with_capacity(512);
@@ -215,9 +215,9 @@ mod tests {
         assert!(cr.contains("x-acs-version:2017-03-21\n\nhost;x-acs-action;"));
         let sts = string_to_sign(&cr);
         assert_eq!(sign("testSecret", &sts), auth.signature);
-        assert!(verify("testSecret", &sts, &auth.signature));
+        assert!(verify("testSecret", &sts, auth.signature));
         assert!(verify("testSecret", &sts, &auth.signature.to_uppercase()));
-        assert!(!verify("testSecret&", &sts, &auth.signature));
+        assert!(!verify("testSecret&", &sts, auth.signature));
     }
 
     #[test]
