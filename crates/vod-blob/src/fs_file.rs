@@ -11,7 +11,6 @@
 
 use std::fs::File;
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -142,24 +141,21 @@ struct Output {
 
 impl Output {
     fn create(path: &Path, chunk: usize) -> std::io::Result<Self> {
+        Self::open(path, chunk, true)
+    }
+
+    /// Creates the file (never over an existing one), with `O_DIRECT` when `direct` is asked
+    /// for and the filesystem takes it. The flag is set on the open file rather than passed
+    /// to `open`: an `open` refused for `O_DIRECT` may already have created the file.
+    fn open(path: &Path, chunk: usize, direct: bool) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let open = |flags: OFlags| {
-            File::options()
-                .write(true)
-                .create_new(true)
-                .custom_flags(flags.bits() as i32)
-                .open(path)
-        };
-        let (file, direct) = match open(OFlags::DIRECT) {
-            Ok(f) => (f, true),
-            // EINVAL: this filesystem does not do O_DIRECT; nothing was created.
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
-                (open(OFlags::empty())?, false)
-            }
-            Err(e) => return Err(e),
-        };
+        let file = File::options().write(true).create_new(true).open(path)?;
+        let direct = direct
+            && rustix::fs::fcntl_getfl(&file)
+                .and_then(|flags| rustix::fs::fcntl_setfl(&file, flags | OFlags::DIRECT))
+                .is_ok();
         Ok(Self {
             file,
             direct,
@@ -318,6 +314,24 @@ mod tests {
                 .await
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn direct_where_the_filesystem_takes_it_and_buffered_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..3 * 65536 + 1234).map(|i| (i % 251) as u8).collect();
+        for direct in [true, false] {
+            let path = dir.path().join(format!("f-{direct}"));
+            let mut out = Output::open(&path, 65536, direct).unwrap();
+            if !direct {
+                assert!(!out.direct, "asked for the page cache");
+            }
+            for piece in data.chunks(10_000) {
+                out.write(piece).unwrap();
+            }
+            out.close(Durability::Now).unwrap();
+            assert!(std::fs::read(&path).unwrap() == data, "direct={direct}");
+        }
     }
 
     #[tokio::test]

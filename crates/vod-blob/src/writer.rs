@@ -1,8 +1,8 @@
 //! [`BlobWriter`]: one blob being written, hashed (MD5, CRC-64, optionally fed to a caller's
-//! [`RunningMd5`](crate::RunningMd5)) as the bytes pass. On the filesystem it hands the bytes, about 1 MiB at a time, to
-//! the file's own writer thread ([`FsFile`]); `finish` fsyncs unless the caller defers that
-//! ([`Durability::Later`]: multipart parts, made durable together at completion). Elsewhere
-//! it hands them to OpenDAL's writer.
+//! [`RunningMd5`](crate::RunningMd5)) as the bytes pass, in batches of about 1 MiB. On the
+//! filesystem the batches go to the file's own writer thread ([`FsFile`]); `finish` fsyncs
+//! unless the caller defers that ([`Durability::Later`]: multipart parts, made durable
+//! together at completion). Elsewhere they go to OpenDAL's writer.
 
 use std::path::PathBuf;
 
