@@ -8,9 +8,11 @@
 //!   is copied, so parts below S3's 5 MiB minimum work on an S3 backend too. Reads stream
 //!   across the parts.
 //! * The multipart ETag is `UPPERHEX(md5(concat(binary part md5s)))-N`; the object's CRC-64
-//!   is combined from the part CRCs. The whole-object MD5 (for the media library) is hashed
-//!   while parts arrive in order (part 1, 2, … uploaded one after another, as the VOD upload
-//!   SDK does); otherwise it is left `None` and [`ObjectStore::ensure_md5`] reads it back.
+//!   is combined from the part CRCs. The whole-object MD5 (for the media library) is chained
+//!   across parts while they arrive in order (part 1, 2, … one after another, as the VOD
+//!   upload SDK sends them), best effort ([`RunningMd5`]: it never slows a part); when parts
+//!   come out of order or the chain gave up, it is left `None` and
+//!   [`ObjectStore::ensure_md5`] reads it back.
 
 use std::collections::HashMap;
 use std::ops::Range;
