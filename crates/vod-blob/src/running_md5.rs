@@ -3,7 +3,7 @@
 //! to part while each part is answered as soon as its own bytes are stored.
 //!
 //! The chain is best effort and never slows an upload: its thread runs at the lowest CPU
-//! priority, and when it falls more than [`QUEUE`] batches behind (the server has no spare
+//! priority, and when it falls more than `QUEUE` batches (8 MiB) behind (the server has no spare
 //! CPU) it gives up; the object's MD5 is then read back after completion
 //! ([`ObjectStore::ensure_md5`](crate::ObjectStore::ensure_md5)). With a spare core (any
 //! upload that the network, not the CPU, paces) it keeps up and the MD5 is ready at

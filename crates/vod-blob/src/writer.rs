@@ -1,6 +1,6 @@
 //! [`BlobWriter`]: one blob being written, hashed (MD5, CRC-64, optionally fed to a caller's
 //! [`RunningMd5`](crate::RunningMd5)) as the bytes pass, in batches of about 1 MiB. On the
-//! filesystem the batches go to the file's own writer thread ([`FsFile`]); `finish` fsyncs
+//! filesystem the batches go to the file's own writer thread (`fs_file`); `finish` fsyncs
 //! unless the caller defers that ([`Durability::Later`]: multipart parts, made durable
 //! together at completion). Elsewhere they go to OpenDAL's writer.
 
