@@ -26,6 +26,31 @@ pub fn pop_encode(s: &str) -> String {
     encode_with(s, false)
 }
 
+/// [`pop_encode`], borrowing `s` when it has nothing to encode (the usual case).
+pub fn pop_encode_cow(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().all(is_unreserved) {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(pop_encode(s))
+    }
+}
+
+/// Appends `pairs` to `out` the way POP signatures canonicalize a query: names and values
+/// [`pop_encode`]d, sorted by encoded name then encoded value, `name=value` joined with `&`
+/// (an empty value stays `name=`).
+pub fn push_sorted_encoded<'a>(out: &mut String, pairs: impl Iterator<Item = &'a (String, String)>) {
+    let mut encoded: Vec<_> = pairs.map(|(k, v)| (pop_encode_cow(k), pop_encode_cow(v))).collect();
+    encoded.sort_unstable();
+    for (i, (k, v)) in encoded.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+}
+
 /// Like [`pop_encode`] but keeps `/` literal (OSS V4 `UriEncode` of a path).
 pub fn pop_encode_path(s: &str) -> String {
     encode_with(s, true)

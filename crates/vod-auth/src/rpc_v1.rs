@@ -3,28 +3,15 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::percent::pop_encode;
+use crate::percent::{pop_encode, push_sorted_encoded};
 use crate::{ct_eq, mac};
 
 /// Canonicalized query string: every parameter except `Signature`, name and
 /// value [`pop_encode`]d, sorted by encoded name then encoded value, joined as
 /// `name=value` with `&`. Empty values are kept as `name=`.
 pub fn canonicalized_query(params: &[(String, String)]) -> String {
-    let mut encoded: Vec<(String, String)> = params
-        .iter()
-        .filter(|(k, _)| k != "Signature")
-        .map(|(k, v)| (pop_encode(k), pop_encode(v)))
-        .collect();
-    encoded.sort();
     let mut out = String::new();
-    for (i, (k, v)) in encoded.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
-    }
+    push_sorted_encoded(&mut out, params.iter().filter(|(k, _)| k != "Signature"));
     out
 }
 

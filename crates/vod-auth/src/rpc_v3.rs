@@ -2,7 +2,7 @@
 //! canonical request, string to sign and HMAC.
 
 use crate::error::AuthParseError;
-use crate::percent::pop_encode;
+use crate::percent::push_sorted_encoded;
 use crate::{ct_eq, mac};
 use std::borrow::Cow;
 
@@ -78,34 +78,8 @@ fn nonempty<'a>(o: Option<&'a str>, what: &'static str) -> Result<&'a str, AuthP
 /// value, `k=v` joined with `&` (empty value → `k=`).
 pub fn canonical_query(params: &[(String, String)]) -> String {
     let mut out = String::new();
-    push_canonical_query(&mut out, params);
+    push_sorted_encoded(&mut out, params.iter());
     out
-}
-
-/// [`canonical_query`] appended to `out` (names and values without reserved bytes, the
-/// usual case, are borrowed rather than copied).
-fn push_canonical_query(out: &mut String, params: &[(String, String)]) {
-    let mut encoded: Vec<(Cow<'_, str>, Cow<'_, str>)> =
-        params.iter().map(|(k, v)| (encode_cow(k), encode_cow(v))).collect();
-    encoded.sort_unstable();
-    for (i, (k, v)) in encoded.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
-    }
-}
-
-fn encode_cow(s: &str) -> Cow<'_, str> {
-    if s.bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
-    {
-        Cow::Borrowed(s)
-    } else {
-        Cow::Owned(pop_encode(s))
-    }
 }
 
 /// Builds the canonical request of §1.4.
@@ -130,7 +104,7 @@ pub fn canonical_request<K: AsRef<str>, V: AsRef<str>, S: AsRef<str>>(
     out.push('\n');
     out.push_str(canonical_uri);
     out.push('\n');
-    push_canonical_query(&mut out, query);
+    push_sorted_encoded(&mut out, query.iter());
     out.push('\n');
     for name in &names {
         out.push_str(name);

@@ -117,17 +117,13 @@ pub fn xml_items(action: &str) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// The implemented action's name as a `'static` string (for metric labels).
+/// The implemented action's name as a `'static` string; `None` when the gateway does not
+/// implement `action` of `product`.
 pub fn static_name(product: Product, action: &str) -> Option<&'static str> {
     IMPLEMENTED
         .iter()
         .find(|(p, a)| *p == product && *a == action)
         .map(|(_, a)| *a)
-}
-
-/// True when the gateway implements `action` of `product`.
-pub fn is_implemented(product: Product, action: &str) -> bool {
-    IMPLEMENTED.iter().any(|(p, a)| *p == product && *a == action)
 }
 
 /// Builds a body from `(key, value)` pairs, keeping their order.
