@@ -34,6 +34,17 @@ impl Sample {
         }
     }
 
+    /// CPU seconds of (server, generator) and wall seconds between `self` and `later`.
+    pub fn spent_until(&self, later: &Sample) -> (Option<f64>, Option<f64>, f64) {
+        let wall = later.at.duration_since(self.at).as_secs_f64();
+        let spent = |a: Option<Duration>, b: Option<Duration>| Some(b?.saturating_sub(a?).as_secs_f64());
+        (
+            spent(self.server, later.server),
+            spent(self.generator, later.generator),
+            wall,
+        )
+    }
+
     /// Average cores used by (server, generator) between `self` and `later`.
     pub fn cores_until(&self, later: &Sample) -> (Option<f64>, Option<f64>) {
         let wall = later.at.duration_since(self.at).as_secs_f64().max(1e-9);

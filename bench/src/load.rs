@@ -38,7 +38,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn empty(window: Duration) -> Self {
+    pub fn empty(window: Duration) -> Self {
         Self {
             requests: 0,
             errors: 0,
@@ -60,6 +60,12 @@ impl Stats {
         if self.first_error.is_none() {
             self.first_error = other.first_error;
         }
+    }
+
+    /// Adds the figures of a later window of the same target (interleaved measurement).
+    pub fn append(&mut self, later: Stats) {
+        self.window += later.window;
+        self.merge(later);
     }
 
     fn error(&mut self, what: String) {
@@ -229,7 +235,28 @@ async fn worker(plan: Plan, make: RequestFn, record_from: Instant, end: Instant)
 
 #[cfg(test)]
 mod tests {
-    use super::parse_head;
+    use std::time::Duration;
+
+    use super::{Stats, parse_head};
+
+    #[test]
+    fn appended_slices_add_up() {
+        let mut total = Stats::empty(Duration::ZERO);
+        for (requests, latency) in [(10, 100), (30, 300)] {
+            let mut slice = Stats::empty(Duration::from_secs(2));
+            slice.requests = requests;
+            slice.latency.record(latency).unwrap();
+            total.append(slice);
+        }
+        let mut failed = Stats::empty(Duration::ZERO);
+        failed.error("refused".into());
+        total.append(failed);
+        assert_eq!((total.requests, total.errors), (40, 1));
+        assert_eq!(total.window, Duration::from_secs(4));
+        assert_eq!(total.per_sec(), 10.0);
+        assert_eq!((total.latency.len(), total.latency.max()), (2, 300));
+        assert_eq!(total.first_error.as_deref(), Some("refused"));
+    }
 
     #[test]
     fn parses_heads() {

@@ -107,8 +107,8 @@ async fn authenticate_v3(state: &AppState, req: &Inbound, authorization: &str) -
     let token = req.header(&acs::SECURITY_TOKEN).filter(|t| !t.is_empty());
     let token_header = acs::SECURITY_TOKEN;
     for h in V3_REQUIRED_SIGNED.iter().chain(token.map(|_| &token_header)) {
-        let h = h.as_str();
-        if req.header(h).is_some() && !auth.signed_headers.iter().any(|s| *s == h) {
+        if req.header(h).is_some() && !auth.signed_headers.iter().any(|s| *s == h.as_str()) {
+            let h = h.as_str();
             return Err(ApiError::with_message(
                 codes::INCOMPLETE_SIGNATURE,
                 format!("The request signature does not conform to Aliyun standards. Header {h} must be signed."),

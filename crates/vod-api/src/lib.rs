@@ -18,5 +18,5 @@ pub mod server;
 pub mod state;
 pub mod throttle;
 
-pub use server::router;
+pub use server::{Gateway, gateway};
 pub use state::{AppState, GatewayConfig};

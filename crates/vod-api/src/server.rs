@@ -1,13 +1,20 @@
 //! The request pipeline: request id → parse → action lookup → authenticate → RAM check →
 //! throttle → dispatch → render (success or Alibaba error envelope), with metrics and logs.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::response::Response;
-use http::{HeaderValue, StatusCode};
+use axum::routing::MethodRouter;
+use http::{HeaderName, HeaderValue, StatusCode};
+use tower::{Service, ServiceExt};
 use vod_core::ids;
 use vod_wire::render::{render_error, render_success_with};
 use vod_wire::{ApiError, Format, codes};
@@ -19,12 +26,58 @@ use crate::catalog::Product;
 use crate::inbound::Inbound;
 use crate::state::AppState;
 
-/// The gateway as an axum router: every path answers RPC (Alibaba RPC always uses `/`).
-pub fn router(state: AppState) -> Router {
-    Router::new().fallback(rpc_entry).with_state(state)
+/// The gateway as one tower service: Alibaba RPC on every path (the SDKs use `/`, but the
+/// path must not matter) except the exact paths added with [`Gateway::route`]. No router
+/// sits in front of RPC: a request goes straight into the pipeline.
+#[derive(Clone)]
+pub struct Gateway {
+    state: AppState,
+    /// Exact paths answered by `routes` instead of RPC (e.g. `/metrics`).
+    paths: Arc<[&'static str]>,
+    routes: Router,
 }
 
-async fn rpc_entry(State(state): State<AppState>, request: Request) -> Response {
+/// The gateway of `state`: RPC on every path.
+pub fn gateway(state: AppState) -> Gateway {
+    Gateway {
+        state,
+        paths: Arc::new([]),
+        routes: Router::new(),
+    }
+}
+
+impl Gateway {
+    /// Answers `path` (exactly) with `method_router` instead of RPC.
+    pub fn route(self, path: &'static str, method_router: MethodRouter) -> Self {
+        let mut paths = self.paths.to_vec();
+        paths.push(path);
+        Self {
+            state: self.state,
+            paths: paths.into(),
+            routes: self.routes.route(path, method_router),
+        }
+    }
+}
+
+impl Service<Request> for Gateway {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if self.paths.contains(&request.uri().path()) {
+            return Box::pin(self.routes.clone().oneshot(request));
+        }
+        let state = self.state.clone();
+        Box::pin(async move { Ok(rpc_entry(state, request).await) })
+    }
+}
+
+async fn rpc_entry(state: AppState, request: Request) -> Response {
     let started = Instant::now();
     let request_id = ids::request_id();
     let (parts, body) = request.into_parts();
@@ -86,6 +139,8 @@ async fn run(state: &AppState, req: &Inbound, request_id: &str) -> Result<(&'sta
     Ok((action, body))
 }
 
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-acs-request-id");
+
 fn respond(status: StatusCode, format: Format, request_id: &str, bytes: Vec<u8>) -> Response {
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = status;
@@ -95,7 +150,7 @@ fn respond(status: StatusCode, format: Format, request_id: &str, bytes: Vec<u8>)
         HeaderValue::from_static(format.content_type()),
     );
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-acs-request-id", v);
+        h.insert(REQUEST_ID_HEADER, v);
     }
     resp
 }

@@ -2,11 +2,11 @@
 
 #![allow(dead_code)]
 
-use axum::Router;
 use axum::body::Body;
 use http::Request;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
+use vod_api::Gateway;
 use vod_api::{AppState, GatewayConfig};
 use vod_auth::percent::pop_encode;
 use vod_auth::{rpc_v1, rpc_v3};
@@ -16,7 +16,7 @@ pub const AK: &str = "testAK";
 pub const SECRET: &str = "testSecret";
 
 pub struct Harness {
-    pub app: Router,
+    pub app: Gateway,
     pub state: AppState,
     _dir: tempfile::TempDir,
 }
@@ -28,7 +28,7 @@ pub async fn harness_with(config: GatewayConfig) -> Harness {
     let boot = bootstrap(store.as_ref(), Some((AK, SECRET))).await.unwrap();
     let state = AppState::new(store, config, boot.master_key).await.unwrap();
     Harness {
-        app: vod_api::router(state.clone()),
+        app: vod_api::gateway(state.clone()),
         state,
         _dir: dir,
     }
@@ -120,7 +120,7 @@ impl Reply {
     }
 }
 
-pub async fn call(app: &Router, req: Request<Body>) -> Reply {
+pub async fn call(app: &Gateway, req: Request<Body>) -> Reply {
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status().as_u16();
     let header = |n: &str| {

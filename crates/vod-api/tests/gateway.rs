@@ -403,3 +403,36 @@ async fn sts_tokens_sign_calls_until_they_expire() {
     );
     assert_eq!(call(&h.app, req).await.json()["Code"], "InvalidSecurityToken.Malformed");
 }
+
+#[tokio::test]
+async fn added_routes_answer_their_exact_path_and_every_other_path_is_rpc() {
+    let h = harness().await;
+    let app = h
+        .app
+        .clone()
+        .route("/metrics", axum::routing::get(|| async { "counters" }));
+    let get = |path: &str| {
+        http::Request::builder()
+            .uri(path)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let r = call(&app, get("/metrics")).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "counters"));
+    for path in ["/metrics/", "/metricsx", "/"] {
+        let r = call(&app, get(path)).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert!(r.body.contains("<Code>MissingAction</Code>"), "{path}: {}", r.body);
+        assert!(!r.request_id.is_empty(), "{path}");
+    }
+    // A signed call on any path is RPC.
+    let mut req = v1(
+        "GET",
+        &[("Action", "GetAppInfos"), ("AppIds", "app-1000000")],
+        AK,
+        SECRET,
+        &[],
+    );
+    *req.uri_mut() = format!("/some/path?{}", req.uri().query().unwrap()).parse().unwrap();
+    assert_eq!(call(&app, req).await.status, 200);
+}

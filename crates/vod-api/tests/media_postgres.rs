@@ -8,16 +8,16 @@ mod media_util;
 
 use std::sync::Arc;
 
-use axum::Router;
 use common::*;
 use media_util::{CallbackPlanner, USER_DATA, decode, md5_of};
 use serde_json::{Value, json};
+use vod_api::Gateway;
 use vod_api::{AppState, GatewayConfig};
 use vod_core::model::{ObjectType, StoredObject};
 use vod_core::ports::MetaStore;
 use vod_core::uploads::{CompletedObject, UploadEvents};
 
-async fn app(store: Arc<dyn MetaStore>) -> (Router, AppState) {
+async fn app(store: Arc<dyn MetaStore>) -> (Gateway, AppState) {
     let boot = vod_core::service::identity::bootstrap(store.as_ref(), Some((AK, SECRET)))
         .await
         .unwrap();
@@ -28,12 +28,12 @@ async fn app(store: Arc<dyn MetaStore>) -> (Router, AppState) {
         store,
         vod_callbacks::CallbacksConfig::default(),
     )));
-    (vod_api::router(state.clone()), state)
+    (vod_api::gateway(state.clone()), state)
 }
 
 /// Status and JSON body of a call (a `Send` future, unlike `common::call`, so it can run
 /// inside `run_on_postgres`).
-async fn send(app: &Router, req: http::Request<axum::body::Body>) -> (u16, Value) {
+async fn send(app: &Gateway, req: http::Request<axum::body::Body>) -> (u16, Value) {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
     let resp = app.clone().oneshot(req).await.unwrap();
@@ -42,7 +42,7 @@ async fn send(app: &Router, req: http::Request<axum::body::Body>) -> (u16, Value
     (status, serde_json::from_slice(&bytes).unwrap())
 }
 
-async fn vod(app: &Router, params: &[(&str, &str)]) -> Value {
+async fn vod(app: &Gateway, params: &[(&str, &str)]) -> Value {
     let (status, body) = send(app, v1("POST", params, AK, SECRET, &[])).await;
     assert_eq!(status, 200, "{body}");
     body

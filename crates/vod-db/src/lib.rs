@@ -12,6 +12,7 @@ mod jobs;
 mod media;
 mod media_search;
 mod nonce_journal;
+mod nonce_set;
 mod nonces;
 mod objects;
 mod open;

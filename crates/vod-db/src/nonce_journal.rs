@@ -12,7 +12,7 @@
 //! percent-encoded; every append starts with a newline, so a line torn by a crash is closed
 //! by the next writer and then ignored (it lacks its `$`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, RandomState};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use vod_core::{CoreError, CoreResult};
+
+use crate::nonce_set::NonceSet;
 
 /// Width of one file's expiry window.
 pub const WINDOW_MS: i64 = 10 * 60 * 1000;
@@ -38,8 +40,8 @@ struct State {
     /// The directory itself, open for `fstat` (its mtime) without a path lookup.
     dir_handle: File,
     digest: KeyDigest,
-    /// digest of the key → expires_at_ms of every nonce recorded and not yet purged.
-    seen: HashMap<u128, i64>,
+    /// Every nonce recorded and not yet purged.
+    seen: NonceSet,
     /// Open window files and how far this process has read each.
     files: BTreeMap<i64, Tail>,
     /// The directory's mtime at the last listing, if that listing can be trusted to have
@@ -98,7 +100,7 @@ impl NonceJournal {
                 lock,
                 dir_handle,
                 digest: KeyDigest::new(),
-                seen: HashMap::new(),
+                seen: NonceSet::new(),
                 files: BTreeMap::new(),
                 listed: None,
             }),
@@ -146,7 +148,7 @@ impl NonceJournal {
         self.with_lock(|dir, state| {
             state.catch_up(dir)?;
             let before = state.seen.len();
-            state.seen.retain(|_, exp| *exp >= now_ms);
+            state.seen.retain_unexpired(now_ms);
             let done: Vec<i64> = state
                 .files
                 .keys()
@@ -191,11 +193,10 @@ impl State {
         let mut appends: BTreeMap<i64, (Vec<u8>, Vec<u128>)> = BTreeMap::new();
         for (key, expires_at) in items {
             let digest = self.digest.of(key);
-            if self.seen.contains_key(&digest) {
+            if !self.seen.insert_new(digest, *expires_at) {
                 result.push(false);
                 continue;
             }
-            self.seen.insert(digest, *expires_at);
             let (buf, keys) = appends
                 .entry(expires_at.div_euclid(WINDOW_MS))
                 .or_insert_with(|| (vec![b'\n'], Vec::new()));
@@ -288,7 +289,7 @@ impl State {
             let complete = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
             for line in buf[..complete].split(|b| *b == b'\n') {
                 if let Some((key, expires_at)) = decode_record(line) {
-                    self.seen.entry(self.digest.of(&key)).or_insert(expires_at);
+                    self.seen.insert_new(self.digest.of(&key), expires_at);
                 }
             }
             tail.read_to += complete as u64;
@@ -323,7 +324,7 @@ impl State {
 
 fn forget(state: &mut State, digests: &[u128]) {
     for digest in digests {
-        state.seen.remove(digest);
+        state.seen.remove(*digest);
     }
 }
 
@@ -343,7 +344,7 @@ fn plain(b: u8) -> bool {
 
 fn encode_record(out: &mut Vec<u8>, key: &str, expires_at: i64) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.extend_from_slice(expires_at.to_string().as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(expires_at).as_bytes());
     out.push(b' ');
     for &b in key.as_bytes() {
         if plain(b) {

@@ -68,7 +68,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     });
 
     let wake_state = state.clone();
-    let app = vod_api::router(state).route("/metrics", get(move || std::future::ready(metrics.render())));
+    let app = vod_api::gateway(state).route("/metrics", get(move || std::future::ready(metrics.render())));
     let listener = TcpListener::bind(&config.api_addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.api_addr))?;
@@ -96,16 +96,19 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         // Responses are written in one go; don't let Nagle hold them back.
         let _ = tcp.set_nodelay(true);
     });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            wait_for_shutdown(shutdown).await;
-            let _ = stop_jobs.send(true);
-            let _ = stop_oss.send(true);
-            if let Some(s) = stop_edge {
-                let _ = s.send(true);
-            }
-        })
-        .await;
+    let served = axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(async move {
+        wait_for_shutdown(shutdown).await;
+        let _ = stop_jobs.send(true);
+        let _ = stop_oss.send(true);
+        if let Some(s) = stop_edge {
+            let _ = s.send(true);
+        }
+    })
+    .await;
     oss.stop().await;
     if let Some(e) = edge {
         e.stop().await;

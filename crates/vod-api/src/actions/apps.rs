@@ -1,7 +1,7 @@
 //! Multi-app actions: CreateAppInfo, ListAppInfo, GetAppInfos, UpdateAppInfo, DeleteAppInfo,
 //! AttachAppPolicyToIdentity, DetachAppPolicyFromIdentity, ListAppPoliciesForIdentity.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use vod_core::model::app::{DEFAULT_APP_ID, system_app_policy};
 use vod_core::model::{AppInfo, AppPolicyAttachment, AppStatus, AppType, IdentityType};
 use vod_core::ports::AppQuery;
@@ -14,21 +14,25 @@ use crate::authn::Principal;
 use crate::authz::can_access_app;
 use crate::error::core_to_api;
 
+/// One app as the app actions answer it (its fields in Alibaba's order; the map is sized
+/// once, as a `json!` object would grow it field by field).
 fn app_json(ctx: &Ctx<'_>, app: &AppInfo, with_region: bool) -> Value {
-    let mut v = json!({
-        "AppId": app.app_id,
-        "AppName": app.name,
-        "Type": app.app_type.as_str(),
-        "Status": app.status.as_str(),
-        "Description": app.description,
-        "CreationTime": iso8601(app.created_at),
-        "ModificationTime": iso8601(app.modified_at),
-        "ResourceGroupId": app.resource_group_id,
-    });
-    if with_region {
-        v["RegionId"] = json!(ctx.state.config().region_id);
-    }
-    v
+    let region = with_region.then(|| ("RegionId", Value::from(ctx.state.config().region_id.as_str())));
+    let fields: Map<String, Value> = [
+        ("AppId", Value::from(app.app_id.as_str())),
+        ("AppName", Value::from(app.name.as_str())),
+        ("Type", Value::from(app.app_type.as_str())),
+        ("Status", Value::from(app.status.as_str())),
+        ("Description", Value::from(app.description.as_str())),
+        ("CreationTime", Value::from(iso8601(app.created_at))),
+        ("ModificationTime", Value::from(iso8601(app.modified_at))),
+        ("ResourceGroupId", Value::from(app.resource_group_id.as_str())),
+    ]
+    .into_iter()
+    .chain(region)
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Value::Object(fields)
 }
 
 fn app_name(p: &Params, required: bool) -> Result<Option<String>, ApiError> {
