@@ -47,9 +47,9 @@ impl Sample {
 
     /// Average cores used by (server, generator) between `self` and `later`.
     pub fn cores_until(&self, later: &Sample) -> (Option<f64>, Option<f64>) {
-        let wall = later.at.duration_since(self.at).as_secs_f64().max(1e-9);
-        let per = |a: Option<Duration>, b: Option<Duration>| Some(b?.saturating_sub(a?).as_secs_f64() / wall);
-        (per(self.server, later.server), per(self.generator, later.generator))
+        let (server, generator, wall) = self.spent_until(later);
+        let wall = wall.max(1e-9);
+        (server.map(|s| s / wall), generator.map(|g| g / wall))
     }
 }
 
