@@ -101,6 +101,15 @@ pub async fn run(common: &Common, args: &GatewayArgs) -> anyhow::Result<Report> 
         Check::below("p99", vod.p99_us as f64 / 1000.0, MAX_P99_MS, "ms", 2),
     ];
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    // Less at the mercy of the machine's speed of the day than req/s: what each request
+    // cost the server.
+    let cpu_per_request = match (server_us_per_request(bare), server_us_per_request(vod)) {
+        (Some(b), Some(v)) => format!(
+            "server CPU per request: bare {b:.1} µs, vodstack {v:.1} µs ({:.2}x)",
+            v / b
+        ),
+        _ => "server CPU per request: not measured (no /proc CPU figures)".into(),
+    };
     Ok(Report {
         case: "gateway".into(),
         title: format!(
@@ -129,12 +138,20 @@ pub async fn run(common: &Common, args: &GatewayArgs) -> anyhow::Result<Report> 
                 SLICE_WARMUP.as_millis()
             ),
             "latency = request write to end of response body; errors include the warm-ups".into(),
+            cpu_per_request,
         ],
         rows,
         checks,
         warnings,
         failure: None,
     })
+}
+
+/// Server CPU microseconds per request of a row, when its CPU time was sampled.
+fn server_us_per_request(row: &Row) -> Option<f64> {
+    row.server_cores
+        .filter(|_| row.per_sec > 0.0)
+        .map(|cores| cores * 1e6 / row.per_sec)
 }
 
 /// One server under load, with what its slices measured so far.
@@ -210,5 +227,33 @@ impl Target {
             row.generator_cores = Some(generator / wall);
         }
         row
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(per_sec: f64, server_cores: Option<f64>) -> Row {
+        Row {
+            target: "t".into(),
+            requests: 0,
+            per_sec,
+            p50_us: 0,
+            p99_us: 0,
+            max_us: 0,
+            errors: 0,
+            first_error: None,
+            server_cores,
+            generator_cores: None,
+        }
+    }
+
+    #[test]
+    fn server_cpu_per_request_from_cores_and_rate() {
+        let us = server_us_per_request(&row(50_000.0, Some(1.0))).unwrap();
+        assert!((us - 20.0).abs() < 1e-9, "{us}");
+        assert_eq!(server_us_per_request(&row(50_000.0, None)), None);
+        assert_eq!(server_us_per_request(&row(0.0, Some(1.0))), None);
     }
 }

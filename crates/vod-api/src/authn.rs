@@ -62,7 +62,7 @@ impl KeyCache {
 pub async fn authenticate(state: &AppState, req: &Inbound) -> Result<Arc<Caller>, ApiError> {
     match &req.scheme {
         Scheme::V1 => authenticate_v1(state, req).await,
-        Scheme::V3 { authorization } => authenticate_v3(state, req, authorization).await,
+        Scheme::V3 => authenticate_v3(state, req, req.authorization().unwrap_or_default()).await,
     }
 }
 
@@ -125,14 +125,14 @@ async fn authenticate_v3(state: &AppState, req: &Inbound, authorization: &str) -
         .ok_or_else(|| ApiError::missing_common("Timestamp"))?;
     check_clock(state, date)?;
     let key = resolve_key(state, auth.access_key_id, token).await?;
-    let hashed_payload = req.header(&acs::CONTENT_SHA256).unwrap_or(&req.body_sha256).to_string();
+    let hashed_payload = req.header(&acs::CONTENT_SHA256).unwrap_or(&req.body_sha256);
     let canonical = rpc_v3::canonical_request(
         &req.method,
         "/",
         &req.query,
         &req.headers_named(&auth.signed_headers),
         &auth.signed_headers,
-        &hashed_payload,
+        hashed_payload,
     );
     let sts = rpc_v3::string_to_sign(&canonical);
     if !rpc_v3::verify(&key.secret, &sts, auth.signature) {
@@ -159,7 +159,11 @@ fn check_clock(state: &AppState, value: &str) -> Result<(), ApiError> {
 
 async fn check_nonce(state: &AppState, ak: &str, nonce: &str) -> Result<(), ApiError> {
     let expires = now_ms() + state.config().nonce_ttl_secs * 1000;
-    match state.0.nonces.check(format!("{ak}:{nonce}"), expires).await {
+    let mut key = String::with_capacity(ak.len() + 1 + nonce.len());
+    key.push_str(ak);
+    key.push(':');
+    key.push_str(nonce);
+    match state.0.nonces.check(key, expires).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(codes::SIGNATURE_NONCE_USED.into()),
         Err(e) => Err(core_to_api(e)),

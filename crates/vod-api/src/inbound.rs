@@ -1,5 +1,7 @@
-//! Turns one HTTP request into an [`Inbound`]: method, host, decoded query and form
-//! parameters, lowercase headers, body hash, and which signature scheme it carries.
+//! Turns one HTTP request into an [`Inbound`]: method, decoded query and form parameters,
+//! headers, body hash, and which signature scheme it carries.
+
+use std::borrow::Cow;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
@@ -39,24 +41,25 @@ pub mod acs {
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// The signature scheme a request carries.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     /// V1 HMAC-SHA1: `Signature` and friends in the query or form body.
     V1,
-    /// V3 ACS3-HMAC-SHA256: `Authorization` header (may be unparsable; checked in authn).
-    V3 { authorization: String },
+    /// V3 ACS3-HMAC-SHA256: an `Authorization: ACS3-...` header (may be unparsable; checked
+    /// in authn, which reads it with [`Inbound::authorization`]).
+    V3,
 }
 
 /// One decoded RPC request.
 #[derive(Debug, Clone)]
 pub struct Inbound {
     pub method: String,
-    pub host: String,
     pub query: Vec<(String, String)>,
     pub form: Vec<(String, String)>,
     /// The request's headers as received.
     pub headers: HeaderMap,
-    pub body_sha256: String,
+    /// Lowercase hex SHA-256 of the body (borrowed for the usual empty body).
+    pub body_sha256: Cow<'static, str>,
     pub scheme: Scheme,
 }
 
@@ -72,32 +75,37 @@ impl Inbound {
         } else {
             Vec::new()
         };
-        let authorization = headers
+        let acs3 = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let scheme = match authorization {
-            Some(a) if a.trim_start().starts_with("ACS3-") => Scheme::V3 { authorization: a },
-            _ => Scheme::V1,
-        };
-        let host = headers
-            .get(http::header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+            .is_some_and(|a| a.trim_start().starts_with("ACS3-"));
         Self {
             method: method.as_str().to_ascii_uppercase(),
-            host,
             query,
             form,
             headers,
             body_sha256: if body.is_empty() {
-                EMPTY_SHA256.to_string()
+                Cow::Borrowed(EMPTY_SHA256)
             } else {
-                rpc_v3::sha256_hex(body)
+                Cow::Owned(rpc_v3::sha256_hex(body))
             },
-            scheme,
+            scheme: if acs3 { Scheme::V3 } else { Scheme::V1 },
         }
+    }
+
+    /// The `Host` header (empty when absent or not text): the error envelope's HostId.
+    pub fn host(&self) -> &str {
+        self.headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The `Authorization` header, when it is text.
+    pub fn authorization(&self) -> Option<&str> {
+        self.headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
     }
 
     /// The first value of a header (name in lowercase) that is valid UTF-8.
@@ -140,7 +148,7 @@ impl Inbound {
     }
 
     pub fn is_v3(&self) -> bool {
-        matches!(self.scheme, Scheme::V3 { .. })
+        self.scheme == Scheme::V3
     }
 
     /// The action: `x-acs-action` for V3, the `Action` parameter for V1 (header as fallback).
@@ -245,7 +253,11 @@ mod tests {
         assert_eq!(r.action(), Some("CreateAppInfo"));
         assert_eq!(r.version(), Some("2017-03-21"));
         assert_eq!(r.format(), Format::Json);
-        assert_eq!(r.host, "127.0.0.1:8080");
+        assert_eq!(r.host(), "127.0.0.1:8080");
+        assert_eq!(
+            r.authorization(),
+            Some("ACS3-HMAC-SHA256 Credential=a,SignedHeaders=host,Signature=00")
+        );
     }
 
     #[test]

@@ -84,16 +84,17 @@ async fn writer(store: Arc<dyn MetaStore>, mut rx: mpsc::Receiver<(String, i64, 
 }
 
 async fn write_batch(store: &dyn MetaStore, batch: Vec<(String, i64, Reply)>) {
-    let items: Vec<(String, i64)> = batch.iter().map(|(k, e, _)| (k.clone(), *e)).collect();
+    // The keys move into the store's batch; the replies wait beside it.
+    let (items, replies): (Vec<(String, i64)>, Vec<Reply>) = batch.into_iter().map(|(k, e, r)| ((k, e), r)).unzip();
     match store.record_nonces(&items).await {
         Ok(results) => {
-            for ((_, _, reply), new) in batch.into_iter().zip(results) {
+            for (reply, new) in replies.into_iter().zip(results) {
                 let _ = reply.send(Ok(new));
             }
         }
         Err(e) => {
             tracing::warn!(error = %e, "recording nonces failed");
-            for (_, _, reply) in batch {
+            for reply in replies {
                 let _ = reply.send(Err(e.to_string()));
             }
         }

@@ -109,7 +109,10 @@ async fn rpc_entry(state: AppState, request: Request) -> Response {
                 tracing::debug!(request_id, action = %action_label, code = %err.code, message = %err.message, "request refused");
             }
             let code = err.code.clone();
-            (error_response(&err, format, &request_id, &req.host, product_hint), code)
+            (
+                error_response(&err, format, &request_id, req.host(), product_hint),
+                code,
+            )
         }
     };
     let label = actions::static_name(product_hint, action_label).unwrap_or("unknown");

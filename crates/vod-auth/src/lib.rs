@@ -43,6 +43,19 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
+/// [`ct_eq`] with ASCII letters of `b` compared in lowercase: `lower` must be lowercase
+/// already (a hex signature we computed against one the client sent in any case).
+pub fn ct_eq_ignore_ascii_case(lower: &[u8], b: &[u8]) -> bool {
+    if lower.len() != b.len() {
+        return false;
+    }
+    let diff = lower
+        .iter()
+        .zip(b)
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y.to_ascii_lowercase()));
+    std::hint::black_box(diff) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::ct_eq;
@@ -54,5 +67,16 @@ mod tests {
         assert!(!ct_eq(b"abc", b"abd"));
         assert!(!ct_eq(b"abc", b"ab"));
         assert!(!ct_eq(b"", b"a"));
+    }
+
+    #[test]
+    fn ct_eq_ignore_ascii_case_lowers_only_the_second() {
+        use super::ct_eq_ignore_ascii_case as eq;
+        assert!(eq(b"ab09ef", b"AB09eF"));
+        assert!(eq(b"", b""));
+        assert!(!eq(b"ab09ef", b"ab09e"));
+        assert!(!eq(b"ab09ef", b"ab09eg"));
+        // The first side is taken as given: an upper-case letter there never matches.
+        assert!(!eq(b"AB", b"ab"));
     }
 }

@@ -30,8 +30,20 @@ pub(crate) fn md5_hex(data: &[u8]) -> String {
 /// Lowercase hex of a digest of at most 32 bytes, through `hex`'s slice encoder (its
 /// `encode` goes through a char iterator, measurable on the gateway's hot path).
 pub(crate) fn hex32(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex32(&mut out, bytes);
+    out
+}
+
+/// Appends the lowercase hex of a digest of at most 32 bytes to `out`.
+pub(crate) fn push_hex32(out: &mut String, bytes: &[u8]) {
     let mut buf = [0u8; 64];
+    out.push_str(hex32_buf(bytes, &mut buf));
+}
+
+/// The lowercase hex of a digest of at most 32 bytes, written into `buf`.
+pub(crate) fn hex32_buf<'a>(bytes: &[u8], buf: &'a mut [u8; 64]) -> &'a str {
     let out = &mut buf[..bytes.len() * 2];
     hex::encode_to_slice(bytes, out).expect("the output is twice the input");
-    String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
+    std::str::from_utf8(out).expect("hex digits are ASCII")
 }

@@ -3,7 +3,7 @@
 
 use crate::error::AuthParseError;
 use crate::percent::push_sorted_encoded;
-use crate::{ct_eq, mac};
+use crate::{ct_eq_ignore_ascii_case, mac};
 use std::borrow::Cow;
 
 /// The algorithm token the Tea SDKs send by default.
@@ -25,21 +25,26 @@ pub struct Authorization<'a> {
 /// `ACS3-`; components are comma separated with optional spaces; `Credential`,
 /// `SignedHeaders` and `Signature` are required and non-empty.
 pub fn parse_authorization(header: &str) -> Result<Authorization<'_>, AuthParseError> {
-    let header = header.trim();
+    // ASCII trims throughout: the header is ASCII in every conforming client, and these run
+    // on every V3 request.
+    let header = header.trim_ascii();
     if header.is_empty() {
         return Err(AuthParseError::Empty);
     }
-    let (algorithm, rest) = header.split_once([' ', '\t']).unwrap_or((header, ""));
+    let (algorithm, rest) = match header.bytes().position(|b| b == b' ' || b == b'\t') {
+        Some(i) => (&header[..i], &header[i + 1..]),
+        None => (header, ""),
+    };
     if !algorithm.starts_with("ACS3-") {
         return Err(AuthParseError::UnsupportedScheme(algorithm.to_string()));
     }
     let (mut credential, mut signed, mut signature) = (None, None, None);
-    for part in rest.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for part in rest.split(',').map(str::trim_ascii).filter(|s| !s.is_empty()) {
         let (k, v) = part
             .split_once('=')
             .ok_or_else(|| AuthParseError::Malformed(format!("component `{part}` has no `=`")))?;
-        let v = v.trim();
-        match k.trim() {
+        let v = v.trim_ascii();
+        match k.trim_ascii() {
             "Credential" => credential = Some(v),
             "SignedHeaders" => signed = Some(v),
             "Signature" => signature = Some(v),
@@ -49,7 +54,8 @@ pub fn parse_authorization(header: &str) -> Result<Authorization<'_>, AuthParseE
     let access_key_id = nonempty(credential, "Credential")?;
     let signed = nonempty(signed, "SignedHeaders")?;
     let signature = nonempty(signature, "Signature")?;
-    let signed_headers: Vec<Cow<'_, str>> = signed.split(';').map(|h| lowercase(h.trim())).collect();
+    let mut signed_headers: Vec<Cow<'_, str>> = Vec::with_capacity(signed.bytes().filter(|&b| b == b';').count() + 1);
+    signed_headers.extend(signed.split(';').map(|h| lowercase(h.trim_ascii())));
     if signed_headers.iter().any(|h| h.is_empty()) {
         return Err(AuthParseError::Malformed("empty name in SignedHeaders".into()));
     }
@@ -132,7 +138,11 @@ pub fn canonical_request<K: AsRef<str>, V: AsRef<str>, S: AsRef<str>>(
 
 /// `"ACS3-HMAC-SHA256\n" + hex(sha256(canonical_request))`.
 pub fn string_to_sign(canonical_request: &str) -> String {
-    format!("{ALGORITHM}\n{}", sha256_hex(canonical_request.as_bytes()))
+    let mut out = String::with_capacity(ALGORITHM.len() + 1 + 64);
+    out.push_str(ALGORITHM);
+    out.push('\n');
+    mac::push_hex32(&mut out, &mac::sha256(canonical_request.as_bytes()));
+    out
 }
 
 /// Lowercase hex HMAC-SHA256 with the access key secret itself (no `&`) as key.
@@ -148,8 +158,12 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// Recomputes the signature and compares it with `provided` (hex, any case)
 /// in constant time.
 pub fn verify(secret: &str, string_to_sign: &str, provided: &str) -> bool {
-    let provided = provided.to_ascii_lowercase();
-    ct_eq(sign(secret, string_to_sign).as_bytes(), provided.as_bytes())
+    let mut buf = [0u8; 64];
+    let expected = mac::hex32_buf(
+        &mac::hmac_sha256(secret.as_bytes(), string_to_sign.as_bytes()),
+        &mut buf,
+    );
+    ct_eq_ignore_ascii_case(expected.as_bytes(), provided.as_bytes())
 }
 
 #[cfg(test)]
@@ -209,6 +223,20 @@ mod tests {
             parse_authorization("ACS3-HMAC-SHA256 Credential=AK, SignedHeaders=Host;x-acs-date, Signature=ab").unwrap();
         assert_eq!(a.signed_headers, vec!["host", "x-acs-date"]);
         assert_eq!(a.signature, "ab");
+        // A tab after the scheme, padding around the header and its components.
+        let a = parse_authorization(
+            " ACS3-HMAC-SHA256\tCredential = AK ,SignedHeaders= x-acs-date ; host ,Signature=ab \t",
+        )
+        .unwrap();
+        assert_eq!(
+            (a.algorithm, a.access_key_id, a.signature),
+            ("ACS3-HMAC-SHA256", "AK", "ab")
+        );
+        assert_eq!(a.signed_headers, vec!["x-acs-date", "host"]);
+        assert_eq!(
+            parse_authorization("ACS3-HMAC-SHA256"),
+            Err(AuthParseError::Missing("Credential"))
+        );
         assert_eq!(parse_authorization("  "), Err(AuthParseError::Empty));
         assert!(matches!(
             parse_authorization("OSS ak:sig"),

@@ -44,6 +44,10 @@ pub fn render_success(action: &str, format: Format, request_id: &str, body: Map<
     render_success_with(action, format, request_id, body, &[])
 }
 
+/// First capacity of a rendered body: most answers fit, so the buffer is not regrown
+/// several times on the way (larger ones still grow as needed).
+const RESPONSE_CAPACITY: usize = 1024;
+
 /// Like [`render_success`], with XML item names for arrays Alibaba wraps in XML only:
 /// `(field, item)` renders the array under `field` as `<field><item>..</item>..</field>`
 /// (e.g. GetURLUploadInfos' `URLUploadInfoList` of `UrlUploadJobInfoDTO`). JSON is unchanged.
@@ -57,13 +61,20 @@ pub fn render_success_with(
     let fields = || body.iter().filter(|(k, _)| k.as_str() != "RequestId");
     match format {
         // Written straight from the body (no second map with RequestId put in front).
-        Format::Json => serde_json::to_vec(&SuccessEnvelope {
-            request_id,
-            body: &body,
-        })
-        .unwrap_or_default(),
+        Format::Json => {
+            let mut out = Vec::with_capacity(RESPONSE_CAPACITY);
+            let envelope = SuccessEnvelope {
+                request_id,
+                body: &body,
+            };
+            match serde_json::to_writer(&mut out, &envelope) {
+                Ok(()) => out,
+                Err(_) => Vec::new(),
+            }
+        }
         Format::Xml => {
-            let mut out = String::from("<?xml version='1.0' encoding='UTF-8'?>");
+            let mut out = String::with_capacity(RESPONSE_CAPACITY);
+            out.push_str("<?xml version='1.0' encoding='UTF-8'?>");
             let root = format!("{action}Response");
             open(&mut out, &root);
             write_element(&mut out, "RequestId", &Value::String(request_id.into()));
