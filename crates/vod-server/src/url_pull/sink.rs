@@ -172,3 +172,27 @@ pub(super) async fn hash_file(path: &Path) -> std::io::Result<Downloaded> {
     .await
     .map_err(|e| std::io::Error::other(e.to_string()))?
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::{Sink, hash_file};
+
+    #[tokio::test]
+    async fn sink_hashes_what_it_writes_and_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("x.part");
+        let mut sink = Sink::open(&part, 0);
+        assert!(sink.push(Bytes::from_static(b"hello ")).await);
+        sink.finish().await.unwrap();
+        let mut sink = Sink::open(&part, 6);
+        assert!(sink.push(Bytes::from_static(b"world")).await);
+        let (md5, crc) = sink.finish().await.unwrap();
+        assert_eq!(std::fs::read(&part).unwrap(), b"hello world");
+        assert_eq!(md5, vod_auth::md5sum::md5(b"hello world"));
+        assert_eq!(crc, vod_auth::crc64::checksum(b"hello world"));
+        let whole = hash_file(&part).await.unwrap();
+        assert_eq!((whole.size, whole.md5, whole.crc64), (11, md5, crc));
+    }
+}
