@@ -101,8 +101,8 @@ pub async fn run(common: &Common, args: &GatewayArgs) -> anyhow::Result<Report> 
         Check::below("p99", vod.p99_us as f64 / 1000.0, MAX_P99_MS, "ms", 2),
     ];
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    // Less at the mercy of the machine's speed of the day than req/s: what each request
-    // cost the server.
+    // What each request cost each server, apart from how the two processes shared the cores
+    // (which req/s mixes in).
     let cpu_per_request = match (server_us_per_request(bare), server_us_per_request(vod)) {
         (Some(b), Some(v)) => format!(
             "server CPU per request: bare {b:.1} µs, vodstack {v:.1} µs ({:.2}x)",

@@ -25,8 +25,8 @@ pub struct Authorization<'a> {
 /// `ACS3-`; components are comma separated with optional spaces; `Credential`,
 /// `SignedHeaders` and `Signature` are required and non-empty.
 pub fn parse_authorization(header: &str) -> Result<Authorization<'_>, AuthParseError> {
-    // ASCII trims throughout: the header is ASCII in every conforming client, and these run
-    // on every V3 request.
+    // ASCII trims throughout (they run on every V3 request): the header reaches the gateway
+    // through `HeaderValue::to_str`, which only lets visible ASCII through.
     let header = header.trim_ascii();
     if header.is_empty() {
         return Err(AuthParseError::Empty);
