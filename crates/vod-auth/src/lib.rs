@@ -36,23 +36,22 @@ pub fn derive_secret(master_key: &[u8], label: &str) -> String {
 /// The running time depends only on the lengths (which are not secret for
 /// signatures of a fixed format), never on where the first difference is.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
+    ct_eq_mapped(a, b, |y| y)
 }
 
 /// [`ct_eq`] with ASCII letters of `b` compared in lowercase: `lower` must be lowercase
 /// already (a hex signature we computed against one the client sent in any case).
 pub fn ct_eq_ignore_ascii_case(lower: &[u8], b: &[u8]) -> bool {
-    if lower.len() != b.len() {
+    ct_eq_mapped(lower, b, |y| y.to_ascii_lowercase())
+}
+
+/// Whether `a` equals `b` with `map` applied to each byte of `b`, in time that depends on
+/// the lengths only.
+fn ct_eq_mapped(a: &[u8], b: &[u8], map: impl Fn(u8) -> u8) -> bool {
+    if a.len() != b.len() {
         return false;
     }
-    let diff = lower
-        .iter()
-        .zip(b)
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y.to_ascii_lowercase()));
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ map(*y)));
     std::hint::black_box(diff) == 0
 }
 
